@@ -1,0 +1,7 @@
+.PHONY: main test lint
+main:
+	bash dev.sh main
+test:
+	bash dev.sh test
+lint:
+	bash dev.sh lint

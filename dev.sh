@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# One entry point for a fresh machine with only Python 3.11 and pip:
+#   bash dev.sh main   -> creates .venv, installs depscreen, runs the main job
+#   bash dev.sh test   -> creates .venv, installs depscreen + test tools, runs the suite
+set -euo pipefail
+cd "$(dirname "$0")"
+PY=${PYTHON:-python3}
+
+venv() {
+    if [ ! -x .venv/bin/python ]; then
+        "$PY" -m venv .venv
+    fi
+    # pip (not uv/poetry) so the CPU torch wheel on disk satisfies torch>=2.4,<2.14.
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[test]"
+}
+
+case "${1:-}" in
+    main)
+        venv
+        shift
+        .venv/bin/depscreen prepare --corpus synthetic --root data/synthetic --out data/prepared "$@"
+        ;;
+    test)
+        venv
+        shift
+        .venv/bin/python -m pytest -q "$@"
+        ;;
+    lint)
+        venv
+        .venv/bin/ruff check src tests bench
+        ;;
+    *)
+        echo "usage: bash dev.sh {main|test|lint} [extra args]" >&2
+        exit 2
+        ;;
+esac

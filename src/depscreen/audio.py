@@ -1,0 +1,152 @@
+"""Reading audio: plain files or WAVs read in place from a zip archive.
+
+An audio *reference* is a string: a file path, or `archive.zip::member/path.wav` for a member
+of a zip file (DAIC-WOZ is distributed as `{ID}_P.zip`; we never unzip it to disk).
+Everything returned is float32 mono at the requested rate; other rates and stereo are
+converted and the conversion is reported, so the caller can note it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+import soundfile as sf
+
+from depscreen.errors import AudioError
+
+ZIP_SEP = "::"
+TARGET_SR = 16000
+# Refuse absurdly large files up front instead of running out of memory (configurable).
+DEFAULT_MAX_BYTES = 4 * 1024**3
+
+
+def zip_ref(archive: str | Path, member: str) -> str:
+    return f"{archive}{ZIP_SEP}{member}"
+
+
+def split_ref(ref: str) -> tuple[Path, str | None]:
+    """`a.zip::m.wav` -> (Path('a.zip'), 'm.wav'); a plain path -> (Path, None)."""
+    if ZIP_SEP in ref:
+        archive, member = ref.split(ZIP_SEP, 1)
+        return Path(archive), member
+    return Path(ref), None
+
+
+@contextlib.contextmanager
+def open_ref(ref: str) -> Iterator[IO[bytes]]:
+    """Open an audio reference as a seekable binary file object."""
+    path, member = split_ref(ref)
+    try:
+        if member is None:
+            with open(path, "rb") as f:
+                yield f
+        else:
+            with zipfile.ZipFile(path) as z, z.open(member) as f:
+                yield f
+    except FileNotFoundError as e:
+        raise AudioError("file not found", ref) from e
+    except KeyError as e:
+        raise AudioError(f"no member {member!r} in the zip archive", path) from e
+    except zipfile.BadZipFile as e:
+        raise AudioError("not a valid zip archive", path) from e
+
+
+def ref_size(ref: str) -> int:
+    path, member = split_ref(ref)
+    try:
+        if member is None:
+            return path.stat().st_size
+        with zipfile.ZipFile(path) as z:
+            return z.getinfo(member).file_size
+    except FileNotFoundError as e:
+        raise AudioError("file not found", ref) from e
+    except KeyError as e:
+        raise AudioError(f"no member {member!r} in the zip archive", path) from e
+    except zipfile.BadZipFile as e:
+        raise AudioError("not a valid zip archive", path) from e
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    samplerate: int
+    channels: int
+    frames: int
+
+    @property
+    def duration(self) -> float:
+        return self.frames / self.samplerate if self.samplerate else 0.0
+
+
+def audio_info(ref: str, max_bytes: int = DEFAULT_MAX_BYTES) -> AudioInfo:
+    """Header information without decoding the samples. Raises AudioError for unusable files."""
+    size = ref_size(ref)
+    if size == 0:
+        raise AudioError("empty file (0 bytes)", ref)
+    if size > max_bytes:
+        raise AudioError(
+            f"file is {size / 1024**2:.0f} MiB, above the limit of {max_bytes / 1024**2:.0f} MiB "
+            "(raise --max-audio-mb to allow it)",
+            ref,
+        )
+    with open_ref(ref) as f:
+        try:
+            info = sf.info(f)
+        except (sf.LibsndfileError, RuntimeError) as e:
+            raise AudioError(f"not a readable audio file ({_short(e)})", ref) from e
+    if info.frames <= 0:
+        raise AudioError("audio has no samples", ref)
+    return AudioInfo(int(info.samplerate), int(info.channels), int(info.frames))
+
+
+def _short(e: Exception) -> str:
+    return str(e).splitlines()[0][:120] if str(e) else type(e).__name__
+
+
+def load_audio(
+    ref: str,
+    sr: int = TARGET_SR,
+    start: float | None = None,
+    end: float | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> tuple[np.ndarray, list[str]]:
+    """Decode `ref` (optionally only [start, end) seconds) to float32 mono at `sr`.
+
+    Returns the samples and a list of notes about conversions made (rate, channels).
+    """
+    info = audio_info(ref, max_bytes=max_bytes)
+    notes: list[str] = []
+    first = 0 if start is None else max(0, int(round(start * info.samplerate)))
+    last = info.frames if end is None else min(info.frames, int(round(end * info.samplerate)))
+    if last <= first:
+        return np.zeros(0, dtype=np.float32), notes
+    with open_ref(ref) as f:
+        try:
+            data, file_sr = sf.read(f, start=first, stop=last, dtype="float32", always_2d=True)
+        except (sf.LibsndfileError, RuntimeError) as e:
+            raise AudioError(f"cannot decode audio ({_short(e)})", ref) from e
+    if data.shape[1] > 1:
+        notes.append(f"{info.channels} channels mixed down to mono")
+        data = data.mean(axis=1, dtype=np.float32)
+    else:
+        data = data[:, 0]
+    if file_sr != sr:
+        notes.append(f"resampled from {file_sr} Hz to {sr} Hz")
+        data = resample(data, file_sr, sr)
+    if not np.all(np.isfinite(data)):
+        raise AudioError("audio contains non-finite samples (NaN or infinity)", ref)
+    return np.ascontiguousarray(data, dtype=np.float32), notes
+
+
+def resample(x: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
+    """Band-limited resampling (soxr, via librosa's dependency), deterministic."""
+    if orig_sr == target_sr:
+        return x
+    import soxr
+
+    return soxr.resample(x, orig_sr, target_sr, quality="HQ").astype(np.float32)
