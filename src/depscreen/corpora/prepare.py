@@ -1,0 +1,272 @@
+"""`depscreen prepare`: any supported corpus -> validated, participant-split records on disk.
+
+Output folder:
+  sessions.csv         one row per session (Session.to_row)
+  utterances.jsonl.gz  one JSON object per participant utterance (session_id, start, end, text)
+  prepare.json         written last: what was prepared, from what (fingerprint), warnings, notes
+
+A second run on an unchanged input finds the same fingerprint and does no work (lhotse habit).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from depscreen import __version__
+from depscreen.audio import DEFAULT_MAX_BYTES
+from depscreen.corpora.records import PHQ8_ITEMS, SPLITS, Corpus, Session, Utterance
+from depscreen.errors import CorpusError, CorpusWarning
+from depscreen.utils.atomic import atomic_write_bytes, atomic_write_text
+
+CORPORA = ("daic-woz", "edaic", "manifest", "synthetic")
+FORMAT_VERSION = 1
+SESSIONS_FILE = "sessions.csv"
+UTTERANCES_FILE = "utterances.jsonl.gz"
+META_FILE = "prepare.json"
+
+
+@dataclass
+class PrepareResult:
+    """What `prepare` did (or found already done)."""
+
+    out: Path
+    corpus: Corpus
+    cached: bool
+    generated: bool = False
+    warnings: list[CorpusWarning] = field(default_factory=list)
+
+
+def _recipe(name: str) -> Callable[..., Corpus]:
+    # Imported lazily: each recipe pulls in only what it needs.
+    if name == "daic-woz":
+        from depscreen.corpora.daic_woz import prepare_daic_woz
+
+        return prepare_daic_woz
+    if name == "edaic":
+        from depscreen.corpora.edaic import prepare_edaic
+
+        return prepare_edaic
+    if name == "manifest":
+        from depscreen.corpora.manifest import prepare_manifest
+
+        return prepare_manifest
+    raise CorpusError(f"unknown corpus {name!r}; choose one of {', '.join(CORPORA)}")
+
+
+def fingerprint_tree(root: Path) -> str:
+    """Hash of every file's relative path, size and mtime under root (or of root itself).
+
+    Cheap (no file contents read) and changes whenever a file is added, removed or rewritten.
+    """
+    h = hashlib.sha256()
+    root = Path(root)
+    if root.is_file():
+        st = root.stat()
+        h.update(f"{root.name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        return h.hexdigest()
+    entries = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in filenames:
+            p = Path(dirpath) / name
+            st = p.stat()
+            entries.append(f"{p.relative_to(root).as_posix()}\0{st.st_size}\0{st.st_mtime_ns}")
+    for e in sorted(entries):
+        h.update(e.encode() + b"\n")
+    return h.hexdigest()
+
+
+def _manifest_csv(root: Path) -> Path:
+    if root.is_dir():
+        candidate = root / "manifest.csv"
+        if not candidate.is_file():
+            raise CorpusError("no manifest.csv in this folder; pass the CSV file itself", root)
+        return candidate
+    return root
+
+
+def load_corpus(
+    corpus: str,
+    root: Path,
+    strict: bool = False,
+    seed: int = 0,
+    max_audio_bytes: int = DEFAULT_MAX_BYTES,
+) -> Corpus:
+    """Run one recipe and return its records (nothing written)."""
+    if corpus == "synthetic":
+        corpus = "daic-woz"  # the synthetic corpus is written in DAIC-WOZ's exact layout
+    if corpus == "manifest":
+        return _recipe("manifest")(_manifest_csv(root), strict=strict, seed=seed)
+    return _recipe(corpus)(root, strict=strict, max_audio_bytes=max_audio_bytes)
+
+
+def prepare(
+    corpus: str,
+    root: Path,
+    out: Path,
+    strict: bool = False,
+    force: bool = False,
+    seed: int = 0,
+    max_audio_bytes: int = DEFAULT_MAX_BYTES,
+    synth_config: object | None = None,
+    progress: bool = True,
+) -> PrepareResult:
+    """Prepare `corpus` found at `root` into `out`; generate the synthetic corpus first if asked.
+
+    Nothing under `root` is modified (the synthetic corpus is only generated where none is).
+    """
+    if corpus not in CORPORA:
+        raise CorpusError(f"unknown corpus {corpus!r}; choose one of {', '.join(CORPORA)}")
+    root, out = Path(root), Path(out)
+    generated = False
+    if corpus == "synthetic":
+        generated = _ensure_synthetic(root, synth_config, progress)
+    elif not root.exists():
+        raise CorpusError("corpus root does not exist", root)
+
+    options = {"corpus": corpus, "strict": strict, "seed": seed, "max_audio_bytes": max_audio_bytes}
+    fp = hashlib.sha256(
+        json.dumps(
+            {"format": FORMAT_VERSION, "options": options, "tree": fingerprint_tree(root)},
+            sort_keys=True,
+        ).encode()
+    ).hexdigest()
+    meta_path = out / META_FILE
+    if not force and meta_path.is_file():
+        try:
+            meta = json.loads(meta_path.read_text())
+        except (OSError, json.JSONDecodeError):
+            meta = {}
+        if meta.get("fingerprint") == fp and (out / SESSIONS_FILE).is_file():
+            loaded = load_prepared(out)
+            return PrepareResult(out, loaded, cached=True, generated=generated,
+                                 warnings=loaded.warnings)
+
+    records = load_corpus(corpus, root, strict=strict, seed=seed, max_audio_bytes=max_audio_bytes)
+    records.name = corpus
+    if not records.sessions:
+        raise CorpusError("no usable sessions were found", root)
+    write_prepared(records, out, fingerprint=fp, options=options)
+    return PrepareResult(out, records, cached=False, generated=generated,
+                         warnings=records.warnings)
+
+
+def _ensure_synthetic(root: Path, synth_config: object | None, progress: bool) -> bool:
+    from depscreen.corpora import synthetic
+
+    if synthetic.is_synthetic_corpus(root):
+        return False
+    if root.exists() and any(root.iterdir()) and not (root / synthetic.SIDECAR).exists():
+        raise CorpusError(
+            "folder is not empty and holds no synthetic corpus; choose an empty or new folder "
+            "for --root, or pass --corpus daic-woz for a real corpus",
+            root,
+        )
+    config = synth_config if synth_config is not None else synthetic.SynthConfig()
+    synthetic.generate_corpus(root, config, progress=progress)
+    return True
+
+
+def write_prepared(corpus: Corpus, out: Path, fingerprint: str, options: dict) -> None:
+    """Write sessions.csv, utterances.jsonl.gz, then prepare.json (the completion marker)."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / META_FILE).unlink(missing_ok=True)  # invalidate first: a crash leaves no stale marker
+    rows = [s.to_row() for s in corpus.sessions]
+    atomic_write_text(out / SESSIONS_FILE, pd.DataFrame(rows).to_csv(index=False))
+
+    buf = io.BytesIO()
+    # mtime=0: the same input gives byte-identical output.
+    with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0) as gz:
+        for s in corpus.sessions:
+            for u in s.utterances:
+                line = {"session_id": u.session_id, "start": u.start, "end": u.end, "text": u.text}
+                gz.write((json.dumps(line, ensure_ascii=False) + "\n").encode("utf-8"))
+    atomic_write_bytes(out / UTTERANCES_FILE, buf.getvalue())
+
+    meta = {
+        "format": FORMAT_VERSION,
+        "depscreen_version": __version__,
+        "corpus": corpus.name,
+        "root": str(corpus.root),
+        "options": options,
+        "fingerprint": fingerprint,
+        "n_sessions": len(corpus.sessions),
+        "n_utterances": sum(len(s.utterances) for s in corpus.sessions),
+        "warnings": [
+            {"message": w.message, "path": w.path, "line": w.line, "session_id": w.session_id}
+            for w in corpus.warnings
+        ],
+        "notes": corpus.notes,
+    }
+    atomic_write_text(out / META_FILE, json.dumps(meta, indent=2) + "\n")
+
+
+def _opt(value):
+    return None if value is None or (isinstance(value, float) and pd.isna(value)) else value
+
+
+def load_prepared(out: Path) -> Corpus:
+    """Read a prepared folder back into records (what features and training consume)."""
+    out = Path(out)
+    meta_path = out / META_FILE
+    if not meta_path.is_file():
+        raise CorpusError(
+            "not a prepared folder (no prepare.json); run `depscreen prepare` first", out
+        )
+    meta = json.loads(meta_path.read_text())
+    df = pd.read_csv(out / SESSIONS_FILE, dtype={"session_id": str, "audio": str, "gender": str})
+    utts: dict[str, list[Utterance]] = {}
+    with gzip.open(out / UTTERANCES_FILE, "rt", encoding="utf-8") as f:
+        for line in f:
+            d = json.loads(line)
+            utts.setdefault(d["session_id"], []).append(
+                Utterance(d["session_id"], float(d["start"]), float(d["end"]), d["text"])
+            )
+    sessions = []
+    for r in df.to_dict("records"):
+        sid = str(r["session_id"])
+        items = {k: _opt(r.get(f"PHQ8_{k}")) for k in PHQ8_ITEMS}
+        sessions.append(
+            Session(
+                session_id=sid,
+                split=r["split"],
+                label=None if _opt(r["label"]) is None else int(r["label"]),
+                phq8_score=_opt(r["phq8_score"]),
+                phq8_items={k: (None if v is None else int(v)) for k, v in items.items()},
+                gender=_opt(r["gender"]),
+                audio=_opt(r["audio"]),
+                utterances=utts.get(sid, []),
+                has_text=bool(r["has_text"]),
+            )
+        )
+    warnings = [CorpusWarning(**w) for w in meta.get("warnings", [])]
+    return Corpus(meta["corpus"], Path(meta["root"]), sessions, warnings, meta.get("notes", []))
+
+
+def summary_rows(corpus: Corpus) -> list[dict]:
+    """Sessions per split and class, hours of participant speech and words (for the summary)."""
+    rows = []
+    for split in SPLITS:
+        ss = corpus.by_split(split)
+        rows.append(
+            {
+                "split": split,
+                "sessions": len(ss),
+                "depressed": sum(1 for s in ss if s.label == 1),
+                "not_depressed": sum(1 for s in ss if s.label == 0),
+                "unlabelled": sum(1 for s in ss if s.label is None),
+                "utterances": sum(len(s.utterances) for s in ss),
+                "speech_hours": sum(s.speech_seconds for s in ss if s.has_audio) / 3600,
+                "words": sum(s.n_words for s in ss),
+            }
+        )
+    return rows

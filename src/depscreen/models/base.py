@@ -1,0 +1,219 @@
+"""What every model shares: a validated config dataclass and the `DepressionModel` interface.
+
+A model is built from one config dataclass (nanoGPT style) that is validated on creation, so a
+typo or an impossible value fails at `create_model` with a `ConfigError` rather than deep inside
+a forward pass. The config travels with the model (`model.config_dict()`), so a checkpoint can
+rebuild exactly the architecture its weights belong to.
+
+The forward pass is split timm-style into `forward_features` (the encoder, `(B, D)`) and
+`forward_head` (the classifier, `(B, 2)` logits), so the fusion models reuse the single-modal
+encoders unchanged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Mapping
+from typing import Any, ClassVar, Literal, Self
+
+import torch
+from torch import Tensor, nn
+
+from depscreen.errors import ConfigError
+
+NUM_CLASSES = 2  # healthy (0) / depressed (1)
+Batch = Mapping[str, Tensor]
+MODALITIES = frozenset({"text", "speech"})
+
+
+# --------------------------------------------------------------------------------------------
+# Config
+# --------------------------------------------------------------------------------------------
+
+
+def _type_name(hint: Any) -> str:
+    return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
+
+
+def _coerce(name: str, value: Any, hint: Any) -> Any:
+    """Checks `value` against the annotation `hint`; returns it normalised (list -> tuple...)."""
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin is Literal:
+        if value not in args:
+            raise ConfigError(f"{name}={value!r} is not one of {list(args)}")
+        return value
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(name, value, arg)
+            except ConfigError:
+                pass
+        raise ConfigError(f"{name}={value!r} should be {_type_name(hint)}")
+    if origin is tuple:  # only tuple[X, ...] is used
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{name}={value!r} should be a list of {_type_name(args[0])}")
+        return tuple(_coerce(f"{name}[{i}]", v, args[0]) for i, v in enumerate(value))
+    if origin is dict or hint is dict:
+        if isinstance(value, ModelConfig):
+            return value.to_dict()
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{name}={value!r} should be a mapping of config keys")
+        return dict(value)
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{name}={value!r} should be true or false")
+        return value
+    if hint is int:
+        # bool is an int in Python; `hidden_size=True` is a mistake, not 1.
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{name}={value!r} should be an integer")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{name}={value!r} should be a number")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{name}={value!r} should be a string")
+        return value
+    raise TypeError(f"unsupported config annotation {hint!r} for {name}")  # a bug, not user input
+
+
+@dataclasses.dataclass
+class ModelConfig:
+    """Base of every model config: type-checked and normalised on creation, then `validate()`d.
+
+    Subclasses declare fields with defaults and override `validate` for range checks.
+    Values must be JSON types (numbers, strings, bools, lists, dicts) so that
+    `Config.from_dict(json.loads(json.dumps(cfg.to_dict())))` rebuilds an equal config.
+    """
+
+    def __post_init__(self) -> None:
+        hints = typing.get_type_hints(type(self))
+        for f in dataclasses.fields(self):
+            setattr(self, f.name, _coerce(f.name, getattr(self, f.name), hints[f.name]))
+        self.validate()
+
+    def validate(self) -> None:
+        """Range and consistency checks; raise `ConfigError` with an actionable message."""
+
+    @classmethod
+    def from_dict(cls, config: Mapping[str, Any] | None = None) -> Self:
+        """Builds the config from keyword values; an unknown key raises `ConfigError`."""
+        config = dict(config or {})
+        known = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(config) - set(known))
+        if unknown:
+            raise ConfigError(f"unknown config key(s) {unknown}; valid keys are {known}")
+        return cls(**config)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable dict (tuples become lists) that `from_dict` accepts."""
+
+        def plain(v: Any) -> Any:
+            if isinstance(v, tuple | list):
+                return [plain(x) for x in v]
+            if isinstance(v, dict):
+                return {k: plain(x) for k, x in v.items()}
+            return v
+
+        return {f.name: plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+
+def check(condition: bool, message: str) -> None:
+    """Raises `ConfigError(message)` unless `condition` holds (for `validate` methods)."""
+    if not condition:
+        raise ConfigError(message)
+
+
+def check_dropout(name: str, p: float) -> None:
+    check(0.0 <= p < 1.0, f"{name}={p} must be in [0, 1)")
+
+
+def check_positive(**values: int) -> None:
+    for name, v in values.items():
+        check(v >= 1, f"{name}={v} must be >= 1")
+
+
+# --------------------------------------------------------------------------------------------
+# Model interface
+# --------------------------------------------------------------------------------------------
+
+
+def require(batch: Batch, key: str, model: str, hint: str = "") -> Tensor:
+    """`batch[key]`, or a `ConfigError` saying which model needs it and what the batch holds."""
+    if key not in batch:
+        raise ConfigError(
+            f"model '{model}' needs batch key '{key}'{hint}; the batch has {sorted(batch)}"
+        )
+    return batch[key]
+
+
+def make_head(feature_dim: int, dropout: float) -> nn.Sequential:
+    """The classifier every single-modal model ends with: dropout + one fully connected layer.
+
+    It outputs logits; the softmax of the paper is applied by the loss (cross-entropy) and by
+    `predict_proba`, which is numerically safer than a softmax layer inside the model.
+    """
+    return nn.Sequential(nn.Dropout(dropout), nn.Linear(feature_dim, NUM_CLASSES))
+
+
+class DepressionModel(nn.Module):
+    """Interface of every registered model.
+
+    Subclasses set `config_cls` and `modalities` (class attributes), `feature_dim` and `head`
+    (in `__init__`), and implement `forward_features`. `model_name` is set by `register_model`.
+    """
+
+    config_cls: ClassVar[type[ModelConfig]]
+    modalities: ClassVar[frozenset[str]]
+    model_name: ClassVar[str] = ""
+    feature_dim: int
+    head: nn.Module
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        if not isinstance(config, self.config_cls):
+            raise TypeError(f"{type(self).__name__} needs a {self.config_cls.__name__}")
+        self.config = config
+
+    def forward_features(self, batch: Batch) -> Tensor:
+        """The encoder: batch -> (B, feature_dim)."""
+        raise NotImplementedError
+
+    def forward_head(self, features: Tensor) -> Tensor:
+        """The classifier: (B, feature_dim) -> (B, 2) logits."""
+        return self.head(features)
+
+    def forward(self, batch: Batch) -> Tensor:
+        """Batch -> (B, 2) logits (class 1 = depressed)."""
+        return self.forward_head(self.forward_features(batch))
+
+    @torch.no_grad()
+    def predict_proba(self, batch: Batch) -> Tensor:
+        """(B,) probability of class 1 (depressed). Does not change train/eval mode."""
+        return torch.softmax(self.forward(batch), dim=-1)[:, 1]
+
+    def reset_head(self) -> None:
+        """Drops the classifier so `forward` returns features (used by feature-level fusion)."""
+        self.head = nn.Identity()
+
+    @property
+    def batch_keys(self) -> frozenset[str]:
+        """The batch keys `forward` reads (besides `label`)."""
+        raise NotImplementedError
+
+    def config_dict(self) -> dict[str, Any]:
+        """JSON-serialisable config: `create_model(model.model_name, **model.config_dict())`."""
+        return self.config.to_dict()
+
+    def num_parameters(self, trainable_only: bool = True) -> int:
+        """Number of (trainable) parameters."""
+        return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)

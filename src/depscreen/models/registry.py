@@ -1,0 +1,77 @@
+"""The model registry (timm style): `@register_model("name")`, `create_model`, `list_models`.
+
+    @register_model("lstm-cnn-text")
+    class LSTMCNNText(DepressionModel): ...
+
+    model = create_model("lstm-cnn-text", vocab_size=2000, hidden_size=128)
+    again = create_model(model.model_name, **model.config_dict())   # same architecture
+
+A registered builder is a `DepressionModel` subclass; its `config_cls` validates the keyword
+config, so `create_model` raises `ConfigError` for an unknown name, key or value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from depscreen.errors import ConfigError
+from depscreen.models.base import DepressionModel
+
+_REGISTRY: dict[str, type[DepressionModel]] = {}
+
+
+def register_model(
+    name: str,
+) -> Callable[[type[DepressionModel]], type[DepressionModel]]:
+    """Class decorator registering a `DepressionModel` subclass under `name`."""
+
+    def decorate(cls: type[DepressionModel]) -> type[DepressionModel]:
+        if name in _REGISTRY and _REGISTRY[name] is not cls:
+            raise ValueError(f"model name '{name}' is already registered")
+        if not (isinstance(cls, type) and issubclass(cls, DepressionModel)):
+            raise TypeError(f"@register_model('{name}') needs a DepressionModel subclass")
+        cls.model_name = name
+        _REGISTRY[name] = cls
+        return cls
+
+    return decorate
+
+
+def _load_builtin() -> None:
+    # Importing the package registers the built-in models; doing it here means
+    # `from depscreen.models.registry import create_model` works on its own too.
+    import depscreen.models  # noqa: F401
+
+
+def list_models() -> list[str]:
+    """The registered model names, sorted."""
+    _load_builtin()
+    return sorted(_REGISTRY)
+
+
+def model_class(name: str) -> type[DepressionModel]:
+    """The class registered as `name`; `ConfigError` listing the known names otherwise."""
+    _load_builtin()
+    if name not in _REGISTRY:
+        raise ConfigError(f"unknown model '{name}'; known models: {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[name]
+
+
+def create_model(name: str, **config: Any) -> DepressionModel:
+    """Builds the registered model `name` from keyword config (see its config dataclass)."""
+    cls = model_class(name)
+    try:
+        cfg = cls.config_cls.from_dict(config)
+    except ConfigError as e:
+        raise ConfigError(f"model '{name}': {e.reason}") from None
+    return cls(cfg)
+
+
+def validate_config(name: str, config: dict[str, Any]) -> dict[str, Any]:
+    """The full config dict (defaults filled in) of model `name`, or a `ConfigError`."""
+    cls = model_class(name)
+    try:
+        return cls.config_cls.from_dict(config).to_dict()
+    except ConfigError as e:
+        raise ConfigError(f"model '{name}': {e.reason}") from None

@@ -1,0 +1,86 @@
+"""The resolved configuration of one training run (saved as config.json in the run folder)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+from depscreen.errors import ConfigError
+from depscreen.training.profiles import get_profile
+
+IMBALANCE = ("balanced-sampling", "class-weights", "none")
+MONITORS = ("dev_ua", "dev_f1", "dev_participant_ua", "dev_participant_f1", "dev_loss")
+TEXT_INPUTS = ("tokens", "embedding")
+
+
+@dataclass
+class TrainConfig:
+    """Everything that decides what a run computes. `None` fields come from the profile."""
+
+    model: str
+    profile: str = "fast"
+    seed: int = 0
+    batch_size: int | None = None
+    max_epochs: int | None = None
+    lr: float | None = None
+    weight_decay: float = 0.0
+    patience: int | None = None
+    imbalance: str = "balanced-sampling"
+    monitor: str = "dev_ua"
+    model_config: dict = field(default_factory=dict)
+    audio: dict = field(default_factory=dict)  # LogMelConfig overrides
+    text: dict = field(default_factory=dict)  # vocabulary / tokenizer overrides
+    text_input: str = "tokens"
+    # Where to run: CPU by default; --devices N for GPUs, DDP across devices/nodes.
+    accelerator: str = "cpu"
+    devices: int = 1
+    num_nodes: int = 1
+    strategy: str = "auto"
+    num_workers: int = 0
+    limit_train_batches: int | None = None  # for smoke tests only
+
+    def __post_init__(self) -> None:
+        profile = get_profile(self.profile)
+        fusion = "fusion" in self.model
+        if self.batch_size is None:
+            self.batch_size = profile.batch_fusion if fusion else profile.batch_single
+        if self.max_epochs is None:
+            self.max_epochs = profile.max_epochs
+        if self.lr is None:
+            self.lr = profile.lr
+        if self.patience is None:
+            self.patience = profile.early_stopping_patience
+        self.validate()
+
+    def validate(self) -> None:
+        def bad(name: str, why: str) -> ConfigError:
+            return ConfigError(f"invalid training config: {name} {why}")
+
+        if self.batch_size < 1:
+            raise bad("batch_size", f"must be >= 1, got {self.batch_size}")
+        if self.max_epochs < 1:
+            raise bad("max_epochs", f"must be >= 1, got {self.max_epochs}")
+        if not self.lr > 0:
+            raise bad("lr", f"must be > 0, got {self.lr}")
+        if self.weight_decay < 0:
+            raise bad("weight_decay", f"must be >= 0, got {self.weight_decay}")
+        if self.patience is not None and self.patience < 1:
+            raise bad("patience", f"must be >= 1 or unset, got {self.patience}")
+        if self.imbalance not in IMBALANCE:
+            raise bad("imbalance", f"must be one of {', '.join(IMBALANCE)}, got {self.imbalance!r}")
+        if self.monitor not in MONITORS:
+            raise bad("monitor", f"must be one of {', '.join(MONITORS)}, got {self.monitor!r}")
+        if self.text_input not in TEXT_INPUTS:
+            raise bad("text_input", f"must be one of {', '.join(TEXT_INPUTS)}")
+        if self.devices < 1 or self.num_nodes < 1:
+            raise bad("devices/num_nodes", "must be >= 1")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ConfigError(f"unknown training config keys: {', '.join(unknown)}")
+        return cls(**d)

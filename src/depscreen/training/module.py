@@ -1,0 +1,97 @@
+"""The Lightning module: any registered model, cross-entropy, Adam, dev metrics each epoch."""
+
+from __future__ import annotations
+
+import hashlib
+
+import lightning as L
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from depscreen.evaluation.aggregate import aggregate_participants
+from depscreen.evaluation.metrics import binary_metrics
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    """A seed for one epoch, so a resumed run draws exactly what the uninterrupted one did."""
+    digest = hashlib.sha256(f"{seed}:{epoch}".encode()).digest()
+    return int.from_bytes(digest[:4], "little")
+
+
+class LitClassifier(L.LightningModule):
+    """Trains `model` on utterance batches; reports utterance- and participant-level dev metrics."""
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        lr: float,
+        weight_decay: float = 0.0,
+        class_weights: list[float] | None = None,
+        seed: int = 0,
+    ):
+        super().__init__()
+        self.model = model
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.seed = seed
+        cw = torch.tensor(class_weights, dtype=torch.float32) if class_weights else None
+        self.register_buffer("class_weights", cw, persistent=False)
+        self._val: list[tuple[list[str], np.ndarray, np.ndarray]] = []
+        self._train_losses: list[float] = []
+        self.last_dev: dict | None = None
+
+    def forward(self, batch: dict) -> torch.Tensor:
+        return self.model(batch)
+
+    def configure_optimizers(self):
+        return torch.optim.Adam(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+
+    def on_train_epoch_start(self) -> None:
+        # Dropout and any other torch randomness restart from a per-epoch seed: a run resumed
+        # from the checkpoint of epoch k-1 repeats epoch k exactly.
+        torch.manual_seed(epoch_seed(self.seed, self.current_epoch))
+        self._train_losses.clear()
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        logits = self.model(batch)  # (B, 2)
+        loss = F.cross_entropy(logits, batch["label"], weight=self.class_weights)
+        self._train_losses.append(float(loss.detach()))
+        return loss
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        logits = self.model(batch)
+        loss = F.cross_entropy(logits, batch["label"])
+        self.log("dev_loss", loss, on_step=False, on_epoch=True, batch_size=len(batch["label"]))
+        prob = torch.softmax(logits.float(), dim=-1)[:, 1]
+        self._val.append(
+            (list(batch["session_id"]), prob.cpu().numpy(), batch["label"].cpu().numpy())
+        )
+
+    def on_validation_epoch_end(self) -> None:
+        if not self._val:
+            return
+        sids = [s for chunk in self._val for s in chunk[0]]
+        probs = np.concatenate([c[1] for c in self._val])
+        labels = np.concatenate([c[2] for c in self._val])
+        self._val.clear()
+        self.last_dev = dev_metrics(sids, probs, labels)
+        if self._train_losses:
+            # Logged here (not at train-epoch end) so the epoch's row and checkpoint agree.
+            self.last_dev["train_loss"] = float(np.mean(self._train_losses))
+        for key, value in self.last_dev.items():
+            self.log(key, value, on_epoch=True, batch_size=len(labels))
+
+
+def dev_metrics(session_ids, probs, labels, threshold: float = 0.5) -> dict[str, float]:
+    """Flat dict of the numbers logged each epoch (utterance and participant level)."""
+    utt = binary_metrics(labels, (probs >= threshold).astype(int))
+    part = aggregate_participants(session_ids, probs, labels)
+    par = binary_metrics(part["label"], (part["prob"] >= threshold).astype(int))
+    return {
+        "dev_ua": utt["ua"],
+        "dev_f1": utt["f1_macro"],
+        "dev_wa": utt["wa"],
+        "dev_participant_ua": par["ua"],
+        "dev_participant_f1": par["f1_macro"],
+    }

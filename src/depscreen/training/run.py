@@ -1,0 +1,224 @@
+"""`depscreen train`: one model, one seed, one self-describing run folder.
+
+Run folder:
+  config.json           the resolved TrainConfig, the prepared folder and the feature configs
+  env.json              library versions, platform, git commit
+  vocab.json            the vocabulary (built from the training split only)
+  checkpoints/          last.ckpt (every epoch, for --resume) and best.ckpt (best on dev)
+  metrics.csv           one row per epoch: train loss and dev metrics
+  weights.safetensors   the selected (best-on-dev) weights — no pickles
+  model.json            model name + config, enough to rebuild it with create_model
+  dev_predictions.csv   one row per dev utterance sample: session, times, label, probability
+  done.json             written last: best epoch and its dev metrics
+
+The test split is never read here: only `train` and `dev` samples are built.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from depscreen.corpora.prepare import load_prepared
+from depscreen.errors import ConfigError, DepscreenError
+from depscreen.training.config import TrainConfig
+from depscreen.training.data import DataBundle, build_data, predict_dataset
+from depscreen.utils.atomic import atomic_path, atomic_write_text
+from depscreen.utils.provenance import environment
+
+FORMAT_VERSION = 1
+DONE_FILE = "done.json"
+MAXIMIZE = {"dev_ua", "dev_f1", "dev_participant_ua", "dev_participant_f1"}
+
+
+@dataclass
+class RunResult:
+    out: Path
+    best_epoch: int
+    dev_metrics: dict
+    skipped: bool = False
+
+
+def is_finished(out: Path) -> bool:
+    return (Path(out) / DONE_FILE).is_file()
+
+
+def _write_json(path: Path, obj) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def _check_run_folder(out: Path, cfg: TrainConfig, prepared: Path, resume: bool) -> None:
+    cfg_path = out / "config.json"
+    if not cfg_path.exists():
+        return
+    saved = json.loads(cfg_path.read_text())
+    if not resume:
+        raise DepscreenError(
+            "run folder already holds a run; pass --resume to continue it or choose a new --out",
+            out,
+        )
+    if saved.get("train") != cfg.to_dict() or saved.get("prepared") != str(prepared):
+        raise DepscreenError(
+            "--resume with a different configuration than the run was started with; "
+            "use the same options or a new --out",
+            cfg_path,
+        )
+
+
+def train(
+    prepared: Path,
+    cfg: TrainConfig,
+    out: Path,
+    resume: bool = False,
+    cache_dir: Path | None = None,
+    progress: bool = True,
+) -> RunResult:
+    """Train `cfg.model` on the train split of `prepared`, select on dev, write the run folder."""
+    prepared, out = Path(prepared).resolve(), Path(out)
+    if resume and is_finished(out):
+        done = json.loads((out / DONE_FILE).read_text())
+        return RunResult(out, done["best_epoch"], done["dev_metrics"], skipped=True)
+    _check_run_folder(out, cfg, prepared, resume)
+    corpus = load_prepared(prepared)
+    cache_dir = Path(cache_dir) if cache_dir else prepared / "features"
+    out.mkdir(parents=True, exist_ok=True)
+
+    if cfg.model == "decision-fusion":
+        from depscreen.training.decision import train_decision_fusion
+
+        return train_decision_fusion(corpus, prepared, cfg, out, resume, cache_dir, progress)
+
+    data = build_data(corpus, cfg, cache_dir, progress=progress)
+    _write_run_header(out, cfg, prepared, data)
+    model, best_epoch, dev = fit_model(cfg, data, out, resume, progress)
+    finish_run(out, cfg, model, data, best_epoch, dev)
+    return RunResult(out, best_epoch, dev)
+
+
+def _write_run_header(out: Path, cfg: TrainConfig, prepared: Path, data: DataBundle) -> None:
+    _write_json(
+        out / "config.json",
+        {"format": FORMAT_VERSION, "prepared": str(prepared), "train": cfg.to_dict(),
+         "features": data.feature_config()},
+    )
+    _write_json(out / "env.json", environment())
+    if data.vocab is not None:
+        atomic_write_text(out / "vocab.json", data.vocab.to_json())
+
+
+def _quiet_lightning() -> None:
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", ".*does not have many workers.*")
+    warnings.filterwarnings("ignore", ".*LeafSpec.*")
+    warnings.filterwarnings("ignore", ".*torch.nn.utils.rnn.*")
+
+
+def fit_model(cfg: TrainConfig, data: DataBundle, out: Path, resume: bool, progress: bool):
+    """Fit with Lightning; return the best-on-dev model, its epoch and its dev metrics."""
+    import lightning as L
+    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+
+    from depscreen.models import create_model
+    from depscreen.training.callbacks import EpochCSVLogger
+    from depscreen.training.module import LitClassifier
+
+    _quiet_lightning()
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    model = create_model(cfg.model, **data.model_kwargs(cfg))
+    lit = LitClassifier(model, lr=cfg.lr, weight_decay=cfg.weight_decay,
+                        class_weights=data.class_weights if cfg.imbalance == "class-weights" else None,
+                        seed=cfg.seed)
+    mode = "max" if cfg.monitor in MAXIMIZE else "min"
+    ckpt_dir = out / "checkpoints"
+    checkpoint = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor=cfg.monitor, mode=mode,
+                                 save_top_k=1, save_last=True, enable_version_counter=False)
+    callbacks = [checkpoint, EpochCSVLogger(out / "metrics.csv")]
+    if cfg.patience:
+        callbacks.append(EarlyStopping(monitor=cfg.monitor, mode=mode, patience=cfg.patience))
+    trainer = L.Trainer(
+        accelerator=cfg.accelerator,
+        devices=cfg.devices,
+        num_nodes=cfg.num_nodes,
+        strategy=cfg.strategy,
+        max_epochs=cfg.max_epochs,
+        callbacks=callbacks,
+        logger=False,
+        deterministic=True,
+        num_sanity_val_steps=0,  # a sanity pass would consume randomness a resumed run does not
+        enable_progress_bar=progress,
+        enable_model_summary=False,
+        use_distributed_sampler=False,  # our bucket sampler shards itself across ranks
+        limit_train_batches=cfg.limit_train_batches,
+        default_root_dir=str(out),
+    )
+    last = ckpt_dir / "last.ckpt"
+    ckpt_path = str(last) if resume and last.exists() else None
+    train_loader = data.train_loader(cfg, rank=trainer.global_rank, world_size=trainer.world_size)
+    trainer.fit(lit, train_loader, data.dev_loader(cfg), ckpt_path=ckpt_path)
+    if trainer.interrupted:
+        raise KeyboardInterrupt
+    best_path = Path(checkpoint.best_model_path) if checkpoint.best_model_path else last
+    state = torch.load(best_path, map_location="cpu", weights_only=True)
+    best_epoch = int(state["epoch"])
+    model.load_state_dict({k[len("model."):]: v for k, v in state["state_dict"].items()
+                           if k.startswith("model.")})
+    model.eval()
+    if trainer.global_rank != 0:
+        # Only rank 0 writes the run's outputs.
+        raise SystemExit(0)
+    probs = predict_dataset(model, data.dev, cfg)
+    from depscreen.training.module import dev_metrics
+
+    dev = dev_metrics(data.dev.session_ids, probs, data.dev.labels)
+    data.dev_probs = probs
+    return model, best_epoch, dev
+
+
+def save_weights(model: torch.nn.Module, out: Path, name: str, extra: dict | None = None) -> None:
+    """weights.safetensors + model.json: rebuildable with create_model, no pickles."""
+    from safetensors.torch import save_file
+
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    with atomic_path(out / "weights.safetensors") as tmp:
+        save_file(tensors, str(tmp), metadata={"model": name, "format": str(FORMAT_VERSION)})
+    _write_json(out / "model.json", {"format": FORMAT_VERSION, "name": name,
+                                     "config": model.config_dict(), **(extra or {})})
+
+
+def finish_run(out: Path, cfg: TrainConfig, model, data: DataBundle, best_epoch: int,
+               dev: dict) -> None:
+    save_weights(model, out, cfg.model, {"features": data.feature_config(),
+                                         "text_input": cfg.text_input})
+    rows = data.dev.prediction_frame(data.dev_probs)
+    atomic_write_text(out / "dev_predictions.csv", rows.to_csv(index=False))
+    _write_json(out / DONE_FILE, {"best_epoch": best_epoch, "dev_metrics": dev,
+                                  "model": cfg.model, "seed": cfg.seed})
+
+
+def load_run_model(run: Path):
+    """Rebuild a trained model from a run folder (safetensors + JSON; never unpickles)."""
+    from safetensors.torch import load_file
+
+    from depscreen.models import create_model
+
+    run = Path(run)
+    if not (run / "model.json").is_file():
+        raise DepscreenError("not a finished run folder (no model.json)", run)
+    spec = json.loads((run / "model.json").read_text())
+    model = create_model(spec["name"], **spec["config"])
+    model.load_state_dict(load_file(str(run / "weights.safetensors")))
+    model.eval()
+    return model, spec
+
+
+_ = (np, pd, os, shutil, ConfigError)
