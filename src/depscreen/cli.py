@@ -48,7 +48,54 @@ def _root(
 
 
 # ----------------------------------------------------------------------------- synth
-# (filled in below by the corpora/synthetic module's command)
+@app.command("synth")
+def synth(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the corpus into.")],
+    participants: Annotated[
+        int, typer.Option(help="Number of participants (189 = DAIC-WOZ's IDs 300-492).")
+    ] = 189,
+    seed: Annotated[int, typer.Option(help="Seed: same seed and options -> identical files.")] = 0,
+    text_signal: Annotated[
+        float, typer.Option(help="Strength of depression cues in the words (0 = none).")
+    ] = 1.0,
+    speech_signal: Annotated[
+        float, typer.Option(help="Strength of depression cues in the prosody (0 = none).")
+    ] = 1.0,
+    minutes: Annotated[
+        float | None, typer.Option(help="Interview length in minutes [default: 3].")
+    ] = None,
+    questions: Annotated[
+        int | None, typer.Option(help="Interview length as a number of questions instead.")
+    ] = None,
+    jobs: Annotated[
+        int | None, typer.Option(help="Worker processes [default: CPU count].")
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace a corpus made with other settings.")
+    ] = False,
+) -> None:
+    """Generate a synthetic interview corpus in DAIC-WOZ's exact layout (eSpeak NG voices).
+
+    Re-running the same command resumes an interrupted generation.
+    """
+    from depscreen.corpora.synthetic import SynthConfig, generate_corpus
+
+    config = SynthConfig(
+        participants=participants,
+        seed=seed,
+        text_signal=text_signal,
+        speech_signal=speech_signal,
+        minutes=minutes,
+        questions=questions,
+    )
+    s = generate_corpus(out_dir, config, jobs=jobs, progress=True, force=force)
+    out.print(
+        f"{s.sessions} sessions in {s.out} ({s.generated} generated, {s.skipped} already there); "
+        f"{s.depressed} depressed; train/dev/test {s.splits['train']}/{s.splits['dev']}/"
+        f"{s.splits['test']}; {s.audio_seconds / 3600:.1f} h of audio; {s.seconds:.0f} s",
+        highlight=False,
+    )
+
 
 # ----------------------------------------------------------------------------- prepare
 @app.command()
@@ -137,6 +184,93 @@ def _print_prepare_summary(result, show_warnings: int) -> None:
                       f"all listed in {result.out / 'prepare.json'}):")
         for w in result.warnings[:show_warnings]:
             console.print(f"  warning: {w}", highlight=False, soft_wrap=True)
+
+
+# ----------------------------------------------------------------------------- train
+@app.command()
+def train(
+    prepared: Annotated[
+        Path, typer.Option("--prepared", help="A folder written by `depscreen prepare`.")
+    ],
+    model: Annotated[
+        str,
+        typer.Option(
+            "--model",
+            help="Registered model: bilstm-text, lstm-cnn-text, lstm-speech, cnn-speech, "
+            "lstm-cnn-speech, bilstm-cnn-fusion, decision-fusion.",
+        ),
+    ],
+    out_dir: Annotated[Path, typer.Option("--out", help="Run folder to write.")],
+    profile: Annotated[
+        str,
+        typer.Option(
+            "--profile",
+            help="paper: batch 30 (50 for fusion), 300 epochs, Adam, as published; "
+            "fast: a few epochs with early stopping on dev.",
+        ),
+    ] = "fast",
+    seed: Annotated[int, typer.Option("--seed", help="One seed for everything random.")] = 0,
+    resume: Annotated[
+        bool,
+        typer.Option("--resume", help="Continue an interrupted run from its last checkpoint."),
+    ] = False,
+    epochs: Annotated[
+        int | None, typer.Option("--epochs", help="Override the profile's maximum epochs.")
+    ] = None,
+    batch_size: Annotated[
+        int | None, typer.Option("--batch-size", help="Override the profile's batch size.")
+    ] = None,
+    lr: Annotated[float | None, typer.Option("--lr", help="Override the learning rate.")] = None,
+    imbalance: Annotated[
+        str,
+        typer.Option("--imbalance", help="balanced-sampling, class-weights or none."),
+    ] = "balanced-sampling",
+    text_input: Annotated[
+        str,
+        typer.Option("--text-input", help="tokens (vocabulary from train) or embedding "
+                     "(offline all-MiniLM-L6-v2 sentence embeddings)."),
+    ] = "tokens",
+    accelerator: Annotated[
+        str, typer.Option("--accelerator", help="cpu (default), gpu/cuda, or auto.")
+    ] = "cpu",
+    devices: Annotated[
+        int, typer.Option("--devices", help="Devices per node; >1 trains with DDP.")
+    ] = 1,
+    num_nodes: Annotated[int, typer.Option("--num-nodes", help="Nodes for multi-node DDP.")] = 1,
+    strategy: Annotated[
+        str, typer.Option("--strategy", help="Lightning strategy (auto picks DDP for >1 device).")
+    ] = "auto",
+    cache_dir: Annotated[
+        Path | None,
+        typer.Option("--cache-dir", help="Feature cache (default: PREPARED/features)."),
+    ] = None,
+    limit_train_batches: Annotated[
+        int | None, typer.Option("--limit-train-batches", hidden=True)
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+) -> None:
+    """Train one model on the train split, select it on dev, write a self-describing run folder.
+
+    The test split is never read. Per-epoch checkpoints make an interrupted run resumable
+    (--resume) to the same final weights.
+    """
+    from depscreen.training.config import TrainConfig
+    from depscreen.training.run import train as run_train
+
+    if devices > 1 and strategy == "auto":
+        strategy = "ddp"
+    cfg = TrainConfig(
+        model=model, profile=profile, seed=seed, max_epochs=epochs, batch_size=batch_size, lr=lr,
+        imbalance=imbalance, text_input=text_input, accelerator=accelerator, devices=devices,
+        num_nodes=num_nodes, strategy=strategy, limit_train_batches=limit_train_batches,
+    )
+    result = run_train(prepared, cfg, out_dir, resume=resume, cache_dir=cache_dir,
+                       progress=not quiet)
+    if result.skipped:
+        console.print(f"{out_dir}: already finished, nothing to do")
+    dev = ", ".join(f"{k}={v:.3f}" for k, v in result.dev_metrics.items())
+    out.print(f"{model}: best epoch {result.best_epoch}; dev {dev}", highlight=False)
+    out.print(f"run folder: {result.out}")
 
 
 def main() -> None:

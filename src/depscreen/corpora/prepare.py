@@ -105,7 +105,9 @@ def load_corpus(
     if corpus == "synthetic":
         corpus = "daic-woz"  # the synthetic corpus is written in DAIC-WOZ's exact layout
     if corpus == "manifest":
-        return _recipe("manifest")(_manifest_csv(root), strict=strict, seed=seed)
+        return _recipe("manifest")(
+            _manifest_csv(root), strict=strict, seed=seed, max_audio_bytes=max_audio_bytes
+        )
     return _recipe(corpus)(root, strict=strict, max_audio_bytes=max_audio_bytes)
 
 
@@ -148,16 +150,16 @@ def prepare(
             meta = {}
         if meta.get("fingerprint") == fp and (out / SESSIONS_FILE).is_file():
             loaded = load_prepared(out)
-            return PrepareResult(out, loaded, cached=True, generated=generated,
-                                 warnings=loaded.warnings)
+            return PrepareResult(
+                out, loaded, cached=True, generated=generated, warnings=loaded.warnings
+            )
 
     records = load_corpus(corpus, root, strict=strict, seed=seed, max_audio_bytes=max_audio_bytes)
     records.name = corpus
     if not records.sessions:
         raise CorpusError("no usable sessions were found", root)
     write_prepared(records, out, fingerprint=fp, options=options)
-    return PrepareResult(out, records, cached=False, generated=generated,
-                         warnings=records.warnings)
+    return PrepareResult(out, records, cached=False, generated=generated, warnings=records.warnings)
 
 
 def _ensure_synthetic(root: Path, synth_config: object | None, progress: bool) -> bool:

@@ -1,0 +1,29 @@
+"""Models of the paper behind one registry.
+
+    from depscreen.models import create_model, list_models
+    model = create_model("bilstm-cnn-fusion", text={"vocab_size": 2000})
+    logits = model(batch)  # (B, 2)
+
+Registered: `bilstm-text`, `lstm-cnn-text` (text); `lstm-speech`, `cnn-speech`,
+`lstm-cnn-speech` (speech); `bilstm-cnn-fusion` (the paper's feature-level fusion) and
+`decision-fusion` (calibrated late fusion). See each module for its batch keys and config.
+"""
+
+from depscreen.models.base import NUM_CLASSES, DepressionModel, ModelConfig
+from depscreen.models.registry import create_model, list_models, model_class, register_model
+
+# Imported for their @register_model side effect (after the registry exists).
+from depscreen.models import fusion, speech, text  # noqa: E402, I001  isort: skip
+
+__all__ = [
+    "NUM_CLASSES",
+    "DepressionModel",
+    "ModelConfig",
+    "create_model",
+    "fusion",
+    "list_models",
+    "model_class",
+    "register_model",
+    "speech",
+    "text",
+]

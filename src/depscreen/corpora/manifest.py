@@ -1,0 +1,390 @@
+"""A user's own interviews, listed in a CSV manifest (one row per session).
+
+Columns (header names case-insensitive, any order; unknown columns are ignored with a note):
+
+============  =========  ==============================================================
+column        required   meaning
+============  =========  ==============================================================
+session_id    yes        unique ID
+label         yes        0 or 1
+split         no         train / dev / test; empty = assigned here (see below)
+audio         no*        WAV path, relative to the CSV's folder (or absolute)
+transcript    no*        DAIC-style transcript path, relative like `audio`
+text          no*        the session's text inline
+speaker       no         who is interviewed; one speaker's sessions never span two splits
+gender        no         male / female (m / f, or DAIC's 1 / 0); empty = unknown
+phq8_score    no         0-24
+============  =========  ==============================================================
+
+\\* each row needs at least one of audio, transcript, text; transcript and text exclude
+each other.
+
+Utterances of a session:
+
+- *transcript*: ``start_time, stop_time[, speaker], value`` (``end_time``/``text`` also
+  accepted), tab- or comma-separated (sniffed from the header), parsed and cleaned as for
+  DAIC-WOZ: with a speaker column only ``Participant`` lines after the interviewer's
+  (``Ellie``) first line are kept; without one every line is the participant's.
+- *text*: one utterance from 0 to the audio's duration, or from 0 to 0 when there is no
+  audio (the text is cleaned like transcript text).
+- *audio only*: one utterance spanning the whole file with empty text; ``has_text=False``.
+
+Rows with an empty split are assigned deterministically from `seed`: groups (a speaker's
+sessions, or one session when no speaker is given) are shuffled, then placed largest first
+into the split whose per-label count is furthest below ``fractions`` of the rows being
+assigned (a stratified, grouped split). A speaker who already has a given split keeps it
+for all their sessions.
+
+Errors in the manifest itself raise `CorpusError` with file and line; a missing or unusable
+audio/transcript file skips that row with a counted warning.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import Counter, defaultdict
+from collections.abc import Hashable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from depscreen import audio
+from depscreen.corpora.daic_woz import (
+    AudioFormats,
+    parse_binary,
+    parse_gender,
+    parse_score,
+    read_table,
+)
+from depscreen.corpora.records import SPLITS, Corpus, Session, Utterance
+from depscreen.corpora.transcripts import (
+    TIME_DECIMALS,
+    clean_text,
+    decode_transcript,
+    parse_transcript,
+    participant_utterances,
+)
+from depscreen.errors import AudioError, ConfigError, CorpusError, TranscriptError, WarningCollector
+
+COLUMNS: tuple[str, ...] = (
+    "session_id",
+    "split",
+    "label",
+    "audio",
+    "transcript",
+    "text",
+    "speaker",
+    "gender",
+    "phq8_score",
+)
+REQUIRED: tuple[str, ...] = ("session_id", "label")
+
+K = TypeVar("K", bound=Hashable)
+
+
+@dataclass(frozen=True)
+class ManifestRow:
+    """One validated manifest row (empty cells are None)."""
+
+    line: int
+    session_id: str
+    label: int
+    split: str | None
+    audio: str | None
+    transcript: str | None
+    text: str | None
+    speaker: str | None
+    gender: str | None
+    phq8_score: float | None
+
+
+def prepare_manifest(
+    csv_path: Path,
+    strict: bool = False,
+    seed: int = 0,
+    fractions: tuple[float, float, float] = (0.6, 0.2, 0.2),
+    max_audio_bytes: int = audio.DEFAULT_MAX_BYTES,
+) -> Corpus:
+    """Read a session manifest into a `Corpus`; rows with an empty split are assigned one.
+
+    `fractions` are the train/dev/test shares for the rows being assigned.
+    """
+    csv_path = Path(csv_path).expanduser().absolute()
+    _check_fractions(fractions)
+    if not csv_path.is_file():
+        raise CorpusError("manifest not found", csv_path)
+    table = read_table(csv_path, what="manifest")
+    missing = [c for c in REQUIRED if c not in table.header]
+    if missing:
+        raise CorpusError(
+            f"missing required column(s) {', '.join(missing)} (found: {', '.join(table.names.values())})",
+            csv_path,
+            1,
+        )
+    notes: list[str] = []
+    unknown = [c for c in table.header if c not in COLUMNS]
+    if unknown:
+        notes.append(f"{csv_path.name}: ignored unknown column(s) {', '.join(unknown)}")
+    rows = [_parse_row(csv_path, line, values) for line, values in table.rows]
+    _check_unique(csv_path, rows)
+    splits = assign_splits(rows, csv_path, seed, fractions, notes)
+
+    warnings = WarningCollector(strict)
+    formats = AudioFormats()
+    sessions = []
+    for row in rows:
+        session = _build_session(
+            row, splits[row.session_id], csv_path, warnings, formats, max_audio_bytes
+        )
+        if session is not None:
+            sessions.append(session)
+    notes.extend(formats.notes())
+    sessions.sort(key=lambda s: SPLITS.index(s.split))  # stable: manifest order within a split
+    return Corpus("manifest", csv_path.parent, sessions, list(warnings.items), notes)
+
+
+def _check_fractions(fractions: tuple[float, float, float]) -> None:
+    if (
+        len(fractions) != 3
+        or any(not math.isfinite(f) or f < 0 for f in fractions)
+        or abs(sum(fractions) - 1.0) > 1e-6
+    ):
+        raise ConfigError(
+            f"split fractions must be three non-negative numbers (train, dev, test) summing to 1, got {fractions}"
+        )
+
+
+def _parse_row(path: Path, line: int, values: dict[str, str]) -> ManifestRow:
+    def cell(name: str) -> str | None:
+        value = values.get(name, "").strip()
+        return value or None
+
+    session_id = cell("session_id")
+    if session_id is None:
+        raise CorpusError("empty session_id", path, line)
+    split = cell("split")
+    if split is not None:
+        split = split.lower()
+        if split not in SPLITS:
+            raise CorpusError(
+                f"unknown split {values['split']!r} (expected train, dev, test or empty)",
+                path,
+                line,
+            )
+    sources = {name: cell(name) for name in ("audio", "transcript", "text")}
+    if not any(sources.values()):
+        raise CorpusError(
+            f"session {session_id}: none of audio, transcript, text given", path, line
+        )
+    if sources["transcript"] and sources["text"]:
+        raise CorpusError(f"session {session_id}: give a transcript or text, not both", path, line)
+    score = cell("phq8_score")
+    return ManifestRow(
+        line=line,
+        session_id=session_id,
+        label=parse_binary(values["label"], "label", path, line),
+        split=split,
+        audio=sources["audio"],
+        transcript=sources["transcript"],
+        text=sources["text"],
+        speaker=cell("speaker"),
+        gender=parse_gender(values.get("gender", ""), path, line),
+        phq8_score=parse_score(score, "phq8_score", path, line) if score else None,
+    )
+
+
+def _check_unique(path: Path, rows: list[ManifestRow]) -> None:
+    seen: dict[str, int] = {}
+    for row in rows:
+        first = seen.setdefault(row.session_id, row.line)
+        if first != row.line:
+            raise CorpusError(
+                f"duplicate session_id {row.session_id!r} (also at line {first})", path, row.line
+            )
+
+
+# --- split assignment --------------------------------------------------------------------
+
+
+def assign_splits(
+    rows: list[ManifestRow],
+    path: Path,
+    seed: int,
+    fractions: tuple[float, float, float],
+    notes: list[str],
+) -> dict[str, str]:
+    """Each session's split: the given one, or one assigned by a stratified grouped split.
+
+    Raises CorpusError when one speaker's given splits differ (that would leak the speaker).
+    """
+    groups: dict[tuple[str, str], list[ManifestRow]] = defaultdict(list)
+    for row in rows:
+        key = ("speaker", row.speaker) if row.speaker else ("session", row.session_id)
+        groups[key].append(row)
+    splits: dict[str, str] = {}
+    free: dict[tuple[str, str], list[int]] = {}
+    n_inherited = 0
+    for key, members in groups.items():
+        given = {r.split for r in members if r.split}
+        if len(given) > 1:
+            lines = ", ".join(f"{r.split} at line {r.line}" for r in members if r.split)
+            raise CorpusError(
+                f"speaker {key[1]!r} is given two splits ({lines})", path, members[-1].line
+            )
+        if given:
+            split = given.pop()
+            n_inherited += sum(1 for r in members if not r.split)
+            splits.update((r.session_id, split) for r in members)
+        else:
+            free[key] = [r.label for r in members]
+    assigned = stratified_group_split(free, seed, fractions)
+    for key, split in assigned.items():
+        splits.update((r.session_id, split) for r in groups[key])
+    if free:
+        counts = Counter(assigned[k] for k, labels in free.items() for _ in labels)
+        notes.append(
+            f"assigned splits to {sum(counts.values())} session(s) (seed {seed}, fractions "
+            f"{'/'.join(f'{f:g}' for f in fractions)}, grouped by speaker): "
+            + ", ".join(f"{s} {counts.get(s, 0)}" for s in SPLITS)
+        )
+    if n_inherited:
+        notes.append(f"{n_inherited} session(s) without a split took their speaker's given split")
+    return splits
+
+
+def stratified_group_split(
+    groups: dict[K, list[int]], seed: int, fractions: tuple[float, float, float]
+) -> dict[K, str]:
+    """Assign each group (key -> its sessions' labels) to a split, deterministically.
+
+    Groups are shuffled with `seed` (after sorting, so row order does not matter), placed
+    largest first, each into the split with the largest label-weighted shortfall against
+    its target (`fraction x count of that label`). Splits with fraction 0 get nothing.
+    """
+    totals = Counter(label for labels in groups.values() for label in labels)
+    target = [{y: f * n for y, n in totals.items()} for f in fractions]
+    current: list[Counter[int]] = [Counter() for _ in fractions]
+    keys = sorted(groups, key=repr)
+    random.Random(seed).shuffle(keys)
+    keys.sort(key=lambda k: -len(groups[k]))  # stable: random order within a size
+    allowed = [i for i, f in enumerate(fractions) if f > 0]
+    out: dict[K, str] = {}
+    for key in keys:
+        counts = Counter(groups[key])
+
+        def shortfall(i: int, counts: Counter[int] = counts) -> tuple[float, float]:
+            need = sum(n * (target[i][y] - current[i][y]) for y, n in counts.items())
+            return (need, fractions[i])
+
+        best = max(allowed, key=shortfall)
+        current[best].update(counts)
+        out[key] = SPLITS[best]
+    return out
+
+
+# --- sessions ----------------------------------------------------------------------------
+
+
+def _build_session(
+    row: ManifestRow,
+    split: str,
+    csv_path: Path,
+    warnings: WarningCollector,
+    formats: AudioFormats,
+    max_audio_bytes: int,
+) -> Session | None:
+    """The row's session, or None after a warning when a file it names is missing/unusable."""
+    sid = row.session_id
+    audio_ref, duration = None, None
+    if row.audio:
+        audio_path = _existing(csv_path, row, row.audio, "audio", warnings)
+        if audio_path is None:
+            return None
+        try:
+            info = audio.audio_info(str(audio_path), max_bytes=max_audio_bytes)
+        except AudioError as e:
+            warnings.warn(f"session {sid} skipped: {e.reason}", e.path, None, sid)
+            return None
+        audio_ref, duration = str(audio_path), info.duration
+        formats.add(sid, info)
+
+    has_text = True
+    if row.transcript:
+        utterances = _transcript_utterances(csv_path, row, duration, warnings)
+        if not utterances:
+            return None
+    else:
+        text = clean_text(row.text or "")
+        end = round(duration or 0.0, TIME_DECIMALS)
+        if row.text and not text:
+            if audio_ref is None:
+                warnings.warn(
+                    f"session {sid} skipped: text has no words after cleaning",
+                    csv_path,
+                    row.line,
+                    sid,
+                )
+                return None
+            warnings.warn(
+                f"session {sid}: text has no words after cleaning; kept as audio only",
+                csv_path,
+                row.line,
+                sid,
+            )
+        has_text = bool(text)
+        utterances = [Utterance(sid, 0.0, end, text)]
+    return Session(
+        session_id=sid,
+        split=split,  # type: ignore[arg-type]
+        label=row.label,
+        phq8_score=row.phq8_score,
+        gender=row.gender,
+        audio=audio_ref,
+        utterances=utterances,
+        has_text=has_text,
+    )
+
+
+def _existing(
+    csv_path: Path, row: ManifestRow, value: str, what: str, warnings: WarningCollector
+) -> Path | None:
+    path = Path(value).expanduser()
+    path = path if path.is_absolute() else csv_path.parent / path
+    if not path.is_file():
+        warnings.warn(
+            f"session {row.session_id} skipped: {what} file not found: {value}",
+            csv_path,
+            row.line,
+            row.session_id,
+        )
+        return None
+    return path
+
+
+def _transcript_utterances(
+    csv_path: Path, row: ManifestRow, duration: float | None, warnings: WarningCollector
+) -> list[Utterance]:
+    sid = row.session_id
+    path = _existing(csv_path, row, row.transcript or "", "transcript", warnings)
+    if path is None:
+        return []
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        warnings.warn(
+            f"session {sid} skipped: cannot read transcript ({e.strerror or e})", path, None, sid
+        )
+        return []
+    text, fallback = decode_transcript(data)
+    if fallback:
+        warnings.warn(
+            f"session {sid}: transcript is not UTF-8; read as {fallback}", path, None, sid
+        )
+    try:
+        lines = parse_transcript(text, str(path), delimiter=None, require_speaker=False)
+    except TranscriptError as e:
+        warnings.warn(f"session {sid} skipped: {e.reason}", e.path, e.line, sid)
+        return []
+    utterances, _ = participant_utterances(sid, lines, str(path), warnings, duration=duration)
+    return utterances

@@ -1,0 +1,490 @@
+"""Fusion of text and speech: the paper's feature-level `bilstm-cnn-fusion` and `decision-fusion`.
+
+Both hold one registered text model and one registered speech model (by default the paper's
+branches, `lstm-cnn-text` and `lstm-cnn-speech`), built from the `text={...}` / `speech={...}`
+sub-configs, so they are the very classes the single-modal experiments train.
+
+Batch keys: those of both sub-models (e.g. `tokens`, `token_lengths`, `mel`, `mel_lengths`),
+plus optional per-sample bool masks `has_text` / `has_speech` (B,). A sample whose text
+(speech) is absent — mask False or length 0 — contributes no text (speech) evidence:
+
+- `bilstm-cnn-fusion` zeroes that branch's projected features (what modality dropout trains
+  it for); it needs both modalities' keys in the batch.
+- `decision-fusion` falls back to the other modality's calibrated probability, and also
+  accepts a batch without one modality's keys at all.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Iterable
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from scipy.optimize import minimize
+from sklearn.metrics import balanced_accuracy_score
+from torch import Tensor, nn
+
+from depscreen.errors import ConfigError, CorpusError
+from depscreen.models.base import (
+    Batch,
+    DepressionModel,
+    ModelConfig,
+    check,
+    check_dropout,
+    check_positive,
+    make_head,
+)
+from depscreen.models.registry import (
+    create_model,
+    list_models,
+    model_class,
+    register_model,
+    validate_config,
+)
+
+# --------------------------------------------------------------------------------------------
+# Configs
+# --------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class PairConfig(ModelConfig):
+    """A text model and a speech model, by registry name, with their configs.
+
+    After validation `text` / `speech` hold the sub-models' *full* configs (defaults filled
+    in), so a saved config rebuilds the same architecture even if defaults change later.
+    """
+
+    text_model: str = "lstm-cnn-text"
+    speech_model: str = "lstm-cnn-speech"
+    text: dict[str, Any] = dataclasses.field(default_factory=dict)
+    speech: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def validate(self) -> None:
+        for modality in ("text", "speech"):
+            name = getattr(self, f"{modality}_model")
+            try:
+                cls = model_class(name)
+            except ConfigError as e:
+                raise ConfigError(f"{modality}_model: {e.reason}") from None
+            if cls.modalities != frozenset({modality}):
+                fitting = [n for n in list_models() if model_class(n).modalities == {modality}]
+                raise ConfigError(
+                    f"{modality}_model='{name}' is not a {modality}-only model; "
+                    f"choose one of {fitting}"
+                )
+            try:
+                setattr(self, modality, validate_config(name, getattr(self, modality)))
+            except ConfigError as e:
+                raise ConfigError(f"{modality}: {e.reason}") from None
+
+
+@dataclasses.dataclass
+class FeatureFusionConfig(PairConfig):
+    """`bilstm-cnn-fusion`: each encoder's features -> Linear + activation -> concat -> FC."""
+
+    fusion_dim: int = 64  # common dimension each modality is projected to
+    activation: Literal["relu", "elu", "tanh"] = "relu"
+    dropout: float = 0.3  # before the classifier
+    modality_dropout: float = 0.0  # training only: per sample, zero one branch with this prob.
+
+    def validate(self) -> None:
+        super().validate()
+        check_positive(fusion_dim=self.fusion_dim)
+        check_dropout("dropout", self.dropout)
+        check(
+            0.0 <= self.modality_dropout <= 1.0,
+            f"modality_dropout={self.modality_dropout} must be in [0, 1]",
+        )
+
+
+@dataclasses.dataclass
+class DecisionFusionConfig(PairConfig):
+    """`decision-fusion`: how `fit_calibration` calibrates and picks the text weight w.
+
+    criterion: what w maximises on dev. "log_likelihood" (default) is a proper score and
+      varies smoothly with w, so it is less noisy on a small dev set than
+      "balanced_accuracy", whose 0.5-threshold makes many w tie (ties are then broken by
+      log-likelihood, then by closeness to 0.5).
+    class_weight: "balanced" (default) weights each class equally in the Platt fits and in the
+      criterion, so p = 0.5 is the threshold that balances the two recalls (UA, the paper's
+      metric) rather than one tilted towards the majority (healthy) class; "none" gives
+      probabilities calibrated to the dev split's class prior.
+    """
+
+    criterion: Literal["log_likelihood", "balanced_accuracy"] = "log_likelihood"
+    class_weight: Literal["balanced", "none"] = "balanced"
+    weight_step: float = 0.05  # grid 0, step, ..., 1
+
+    def validate(self) -> None:
+        super().validate()
+        n = 1.0 / self.weight_step if self.weight_step > 0 else 0.0
+        check(
+            0.0 < self.weight_step <= 1.0 and abs(n - round(n)) < 1e-6,
+            f"weight_step={self.weight_step} must divide 1 (e.g. 0.05, 0.1, 0.25)",
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Presence of a modality
+# --------------------------------------------------------------------------------------------
+
+_LENGTH_KEY = {"tokens": "token_lengths", "mel": "mel_lengths"}
+
+
+def _keys_present(batch: Batch, model: DepressionModel) -> bool:
+    return all(k in batch for k in model.batch_keys)
+
+
+def _batch_size(batch: Batch) -> tuple[int, torch.device]:
+    for v in batch.values():
+        if isinstance(v, Tensor) and v.dim() >= 1:
+            return v.size(0), v.device
+    raise ConfigError("empty batch: no tensors to take the batch size from")
+
+
+def modality_present(batch: Batch, modality: str, model: DepressionModel) -> Tensor:
+    """(B,) bool: samples that have `modality` (its keys, `has_<modality>`, length > 0)."""
+    B, device = _batch_size(batch)
+    if not _keys_present(batch, model):
+        return torch.zeros(B, dtype=torch.bool, device=device)
+    present = torch.ones(B, dtype=torch.bool, device=device)
+    mask = batch.get(f"has_{modality}")
+    if mask is not None:
+        present = present & mask.to(device=device, dtype=torch.bool)
+    for key in model.batch_keys:
+        if key in _LENGTH_KEY:
+            present = present & (batch[_LENGTH_KEY[key]] > 0)
+    return present
+
+
+# --------------------------------------------------------------------------------------------
+# Feature-level fusion (the paper's model)
+# --------------------------------------------------------------------------------------------
+
+_ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "elu": nn.ELU, "tanh": nn.Tanh}
+
+
+@register_model("bilstm-cnn-fusion")
+class BiLSTMCNNFusion(DepressionModel):
+    """The paper's cross-modal Bi-LSTM-CNN: feature-level fusion trained end to end.
+
+    text encoder (B, Dt) -> Linear + act -> (B, F) ┐
+                                                    ├ concat (B, 2F) -> dropout -> FC -> (B, 2)
+    speech encoder (B, Ds) -> Linear + act -> (B, F) ┘
+
+    The projections align the two feature spaces before fusion. The encoders are the
+    registered single-modal models with their heads removed (`.text_encoder`,
+    `.speech_encoder`); `init_encoders_from` can start them from trained single-modal models.
+    """
+
+    config_cls = FeatureFusionConfig
+    modalities = frozenset({"text", "speech"})
+    config: FeatureFusionConfig
+
+    def __init__(self, config: FeatureFusionConfig):
+        super().__init__(config)
+        self.text_encoder = create_model(config.text_model, **config.text)
+        self.speech_encoder = create_model(config.speech_model, **config.speech)
+        self.text_encoder.reset_head()  # unused heads would sit untrained in checkpoints
+        self.speech_encoder.reset_head()
+        act = _ACTIVATIONS[config.activation]
+        self.text_proj = nn.Sequential(
+            nn.Linear(self.text_encoder.feature_dim, config.fusion_dim), act()
+        )
+        self.speech_proj = nn.Sequential(
+            nn.Linear(self.speech_encoder.feature_dim, config.fusion_dim), act()
+        )
+        self.feature_dim = 2 * config.fusion_dim
+        self.head = make_head(self.feature_dim, config.dropout)
+
+    @property
+    def batch_keys(self) -> frozenset[str]:
+        return self.text_encoder.batch_keys | self.speech_encoder.batch_keys
+
+    def forward_features(self, batch: Batch) -> Tensor:
+        t = self.text_proj(self.text_encoder.forward_features(batch))  # (B, F)
+        s = self.speech_proj(self.speech_encoder.forward_features(batch))  # (B, F)
+        keep_t = modality_present(batch, "text", self.text_encoder)  # (B,)
+        keep_s = modality_present(batch, "speech", self.speech_encoder)  # (B,)
+        p = self.config.modality_dropout
+        if self.training and p > 0:
+            # Per sample with prob. p, hide one of two present modalities (chosen at random),
+            # so the classifier learns to use each alone (robustness to a missing one).
+            drop = (torch.rand(t.size(0), device=t.device) < p) & keep_t & keep_s
+            drop_text = drop & (torch.rand(t.size(0), device=t.device) < 0.5)
+            keep_t = keep_t & ~drop_text
+            keep_s = keep_s & ~(drop & ~drop_text)
+        t = t * keep_t[:, None].to(t.dtype)
+        s = s * keep_s[:, None].to(s.dtype)
+        return torch.cat([t, s], dim=-1)  # (B, 2F)
+
+    def init_encoders_from(
+        self, text_model: DepressionModel | None = None, speech_model: DepressionModel | None = None
+    ) -> None:
+        """Copies encoder weights from trained single-modal models (their heads are ignored)."""
+        for source, target in (
+            (text_model, self.text_encoder),
+            (speech_model, self.speech_encoder),
+        ):
+            if source is None:
+                continue
+            if (
+                source.model_name != target.model_name
+                or source.config_dict() != target.config_dict()
+            ):
+                raise ConfigError(
+                    f"cannot initialise the fusion's '{target.model_name}' encoder from a "
+                    f"'{source.model_name}' model with a different config"
+                )
+            state = {k: v for k, v in source.state_dict().items() if not k.startswith("head.")}
+            target.load_state_dict(state)
+
+
+# --------------------------------------------------------------------------------------------
+# Decision-level fusion
+# --------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class CalibrationResult:
+    """What `DecisionFusion.fit_calibration` fitted on dev, and on how many samples."""
+
+    text_a: float
+    text_b: float
+    speech_a: float
+    speech_b: float
+    weight: float  # w in p = w * p_text + (1 - w) * p_speech
+    criterion: str
+    score: float  # the criterion at the chosen w (nan when no sample had both modalities)
+    n_text: int
+    n_speech: int
+    n_both: int
+
+
+def _margins(logits: Any, name: str) -> np.ndarray:
+    """(N, 2) logits or (N,) log-odds -> (N,) log-odds as float64; NaN marks a missing row."""
+    if isinstance(logits, Tensor):
+        logits = logits.detach().cpu().double().numpy()
+    arr = np.asarray(logits, dtype=np.float64)
+    if arr.ndim == 2 and arr.shape[1] == 2:
+        return arr[:, 1] - arr[:, 0]
+    if arr.ndim == 1:
+        return arr
+    raise ValueError(f"{name} must be (N, 2) logits or (N,) log-odds, got shape {arr.shape}")
+
+
+def _class_weights(y: np.ndarray, balanced: bool) -> np.ndarray:
+    if not balanced:
+        return np.ones(len(y))
+    n_pos = y.sum()
+    n_neg = len(y) - n_pos
+    return np.where(y == 1, len(y) / (2.0 * n_pos), len(y) / (2.0 * n_neg))
+
+
+def fit_platt(z: np.ndarray, y: np.ndarray, balanced: bool) -> tuple[float, float]:
+    """Platt scaling: a, b of p = sigmoid(a z + b) fitted by (weighted) logistic regression.
+
+    Uses Platt's (1999) smoothed targets (N+ + 1)/(N+ + 2) and 1/(N- + 2), which keep a and b
+    finite when a small dev set is separable.
+    """
+    n_pos = float(y.sum())
+    n_neg = float(len(y) - n_pos)
+    t = np.where(y == 1, (n_pos + 1) / (n_pos + 2), 1 / (n_neg + 2))
+    w = _class_weights(y, balanced)
+    w = w / w.sum()
+
+    def loss(params: np.ndarray) -> tuple[float, np.ndarray]:
+        s = params[0] * z + params[1]
+        nll = np.logaddexp(0.0, s) - t * s  # -[t log σ(s) + (1 - t) log(1 - σ(s))]
+        g = w * (1.0 / (1.0 + np.exp(-s)) - t)  # d nll / d s
+        return float((w * nll).sum()), np.array([(g * z).sum(), g.sum()])
+
+    res = minimize(loss, np.array([1.0, 0.0]), jac=True, method="L-BFGS-B")
+    return float(res.x[0]), float(res.x[1])
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+@register_model("decision-fusion")
+class DecisionFusion(DepressionModel):
+    """Decision-level fusion: one classifier per modality, calibrated, then aggregated.
+
+    1. `.text_model` and `.speech_model` are trained separately (each is a complete
+       registered model with its own `forward`).
+    2. `fit_calibration` (or `calibrate` on dev batches) fits Platt scaling per modality and
+       the text weight w on dev.
+    3. p = w * p_text + (1 - w) * p_speech with the calibrated probabilities; a sample with
+       one modality uses that modality's p alone; one with neither gets 0.5.
+
+    Calibration lives in buffers (`platt_text` = [a, b], `platt_speech`, `fusion_weight`,
+    `calibrated`), so it is saved with the state dict. Uncalibrated: a = 1, b = 0, w = 0.5.
+    `forward_features` gives the two models' log-odds (B, 2) with NaN for an absent modality;
+    `forward` gives [0, logit(p)] so the fused model looks like any other 2-class model.
+    """
+
+    config_cls = DecisionFusionConfig
+    modalities = frozenset({"text", "speech"})
+    feature_dim = 2
+    config: DecisionFusionConfig
+    platt_text: Tensor
+    platt_speech: Tensor
+    fusion_weight: Tensor
+    calibrated: Tensor
+
+    def __init__(self, config: DecisionFusionConfig):
+        super().__init__(config)
+        self.text_model = create_model(config.text_model, **config.text)
+        self.speech_model = create_model(config.speech_model, **config.speech)
+        self.register_buffer("platt_text", torch.tensor([1.0, 0.0]))
+        self.register_buffer("platt_speech", torch.tensor([1.0, 0.0]))
+        self.register_buffer("fusion_weight", torch.tensor(0.5))
+        self.register_buffer("calibrated", torch.tensor(False))
+        self.head = nn.Identity()  # the aggregation in forward_head has no parameters
+
+    @property
+    def batch_keys(self) -> frozenset[str]:
+        return self.text_model.batch_keys | self.speech_model.batch_keys
+
+    def _model_margin(self, model: DepressionModel, batch: Batch, present: Tensor) -> Tensor:
+        if not _keys_present(batch, model):
+            return torch.full(present.shape, math.nan, device=present.device)
+        logits = model(batch)  # (B, 2)
+        margin = logits[:, 1] - logits[:, 0]  # (B,) log-odds
+        return torch.where(present, margin, torch.full_like(margin, math.nan))
+
+    def forward_features(self, batch: Batch) -> Tensor:
+        """(B, 2): [text log-odds, speech log-odds], NaN where that modality is absent."""
+        if not (_keys_present(batch, self.text_model) or _keys_present(batch, self.speech_model)):
+            raise ConfigError(
+                f"model 'decision-fusion' needs the keys of at least one modality "
+                f"(text: {sorted(self.text_model.batch_keys)}, speech: "
+                f"{sorted(self.speech_model.batch_keys)}); the batch has {sorted(batch)}"
+            )
+        z_text = self._model_margin(
+            self.text_model, batch, modality_present(batch, "text", self.text_model)
+        )
+        z_speech = self._model_margin(
+            self.speech_model, batch, modality_present(batch, "speech", self.speech_model)
+        )
+        return torch.stack([z_text, z_speech], dim=-1)  # (B, 2)
+
+    def _probas(self, features: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Calibrated p_text, p_speech (NaN where absent) and the fused p, each (B,)."""
+        z_text, z_speech = features[:, 0], features[:, 1]  # (B,), (B,)
+        has_t, has_s = ~torch.isnan(z_text), ~torch.isnan(z_speech)
+        # Zero the NaNs before the arithmetic so no NaN reaches the gradients.
+        p_t = torch.sigmoid(self.platt_text[0] * z_text.nan_to_num(0.0) + self.platt_text[1])
+        p_s = torch.sigmoid(self.platt_speech[0] * z_speech.nan_to_num(0.0) + self.platt_speech[1])
+        w = self.fusion_weight
+        both = w * p_t + (1 - w) * p_s
+        p = torch.where(has_t & has_s, both, torch.where(has_t, p_t, torch.where(has_s, p_s, 0.5)))
+        nan = torch.full_like(p, math.nan)
+        return torch.where(has_t, p_t, nan), torch.where(has_s, p_s, nan), p
+
+    def forward_head(self, features: Tensor) -> Tensor:
+        """(B, 2) per-modality log-odds -> (B, 2) logits [0, logit(p)] of the fused p."""
+        p = self._probas(features)[2].clamp(1e-7, 1 - 1e-7)
+        logit = torch.log(p) - torch.log1p(-p)  # (B,)
+        return torch.stack([torch.zeros_like(logit), logit], dim=-1)
+
+    @torch.no_grad()
+    def predict_proba(self, batch: Batch) -> Tensor:
+        """(B,) fused probability of depression, from whichever modalities each sample has."""
+        return self._probas(self.forward_features(batch))[2]
+
+    @torch.no_grad()
+    def modality_probas(self, batch: Batch) -> dict[str, Tensor]:
+        """{"text", "speech", "fused"} -> (B,) calibrated probabilities (NaN where absent)."""
+        p_t, p_s, p = self._probas(self.forward_features(batch))
+        return {"text": p_t, "speech": p_s, "fused": p}
+
+    def fit_calibration(
+        self, text_logits: Any, speech_logits: Any, labels: Any
+    ) -> CalibrationResult:
+        """Fits Platt scaling per modality and the weight w on dev outputs; sets the buffers.
+
+        `text_logits` / `speech_logits`: (N, 2) logits or (N,) log-odds of the separately
+        trained models on the same N dev samples, NaN for a sample lacking that modality;
+        `labels`: (N,) 0/1. Each modality's Platt fit uses its own samples; w is chosen on
+        samples with both by `config.criterion` (stays 0.5 if there are none).
+        """
+        z_t = _margins(text_logits, "text_logits")
+        z_s = _margins(speech_logits, "speech_logits")
+        if isinstance(labels, Tensor):
+            labels = labels.detach().cpu().numpy()
+        y = np.asarray(labels).reshape(-1)
+        if not (len(z_t) == len(z_s) == len(y)):
+            raise ValueError(f"lengths differ: text {len(z_t)}, speech {len(z_s)}, labels {len(y)}")
+        if not np.isin(y, (0, 1)).all():
+            raise ValueError("labels must be 0 or 1")
+        y = y.astype(np.int64)
+        balanced = self.config.class_weight == "balanced"
+
+        params = {}
+        for name, z in (("text", z_t), ("speech", z_s)):
+            ok = ~np.isnan(z)
+            if len(np.unique(y[ok])) < 2:
+                raise CorpusError(
+                    f"cannot calibrate the {name} model: its {int(ok.sum())} dev samples "
+                    "do not include both classes"
+                )
+            params[name] = fit_platt(z[ok], y[ok], balanced)
+
+        both = ~np.isnan(z_t) & ~np.isnan(z_s)
+        weight, score = 0.5, math.nan
+        if both.any():
+            yb = y[both]
+            p_t = _sigmoid(params["text"][0] * z_t[both] + params["text"][1])
+            p_s = _sigmoid(params["speech"][0] * z_s[both] + params["speech"][1])
+            cw = _class_weights(yb, balanced) if len(np.unique(yb)) == 2 else np.ones(len(yb))
+            n = round(1.0 / self.config.weight_step)
+            best: tuple[float, float, float] | None = None
+            for w in np.linspace(0.0, 1.0, n + 1):
+                p = np.clip(w * p_t + (1 - w) * p_s, 1e-7, 1 - 1e-7)
+                ll = float(np.average(np.where(yb == 1, np.log(p), np.log1p(-p)), weights=cw))
+                if self.config.criterion == "balanced_accuracy":
+                    crit = float(balanced_accuracy_score(yb, (p >= 0.5).astype(int)))
+                else:
+                    crit = ll
+                key = (round(crit, 12), round(ll, 12), -abs(w - 0.5))
+                if best is None or key > best:
+                    best, weight, score = key, float(w), crit
+
+        with torch.no_grad():
+            self.platt_text.copy_(torch.tensor(params["text"]))
+            self.platt_speech.copy_(torch.tensor(params["speech"]))
+            self.fusion_weight.fill_(weight)
+            self.calibrated.fill_(True)
+        return CalibrationResult(
+            *params["text"],
+            *params["speech"],
+            weight=weight,
+            criterion=self.config.criterion,
+            score=score,
+            n_text=int((~np.isnan(z_t)).sum()),
+            n_speech=int((~np.isnan(z_s)).sum()),
+            n_both=int(both.sum()),
+        )
+
+    @torch.no_grad()
+    def calibrate(self, batches: Iterable[Batch]) -> CalibrationResult:
+        """Runs both models (eval mode) over dev batches with `label`, then `fit_calibration`."""
+        was_training = self.training
+        self.eval()
+        feats, labels = [], []
+        try:
+            for batch in batches:
+                feats.append(self.forward_features(batch).cpu())
+                labels.append(batch["label"].cpu())
+        finally:
+            self.train(was_training)
+        if not feats:
+            raise CorpusError("cannot calibrate: no dev batches")
+        f = torch.cat(feats)
+        return self.fit_calibration(f[:, 0], f[:, 1], torch.cat(labels))
