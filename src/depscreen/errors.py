@@ -38,6 +38,10 @@ class ConfigError(DepscreenError):
     """A configuration value is invalid."""
 
 
+class FeatureError(DepscreenError):
+    """Features cannot be computed, or a feature cache entry is unusable."""
+
+
 @dataclass(frozen=True)
 class CorpusWarning:
     """A problem that affects one session only: the session is skipped (or fixed) and counted."""

@@ -167,7 +167,8 @@ def _ensure_synthetic(root: Path, synth_config: object | None, progress: bool) -
 
     if synthetic.is_synthetic_corpus(root):
         return False
-    if root.exists() and any(root.iterdir()) and not (root / synthetic.SIDECAR).exists():
+    started = (root / synthetic.SIDECAR).exists() or (root / synthetic.STATE_DIR).exists()
+    if root.exists() and any(root.iterdir()) and not started:
         raise CorpusError(
             "folder is not empty and holds no synthetic corpus; choose an empty or new folder "
             "for --root, or pass --corpus daic-woz for a real corpus",

@@ -18,20 +18,22 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import shutil
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import torch
 
 from depscreen.corpora.prepare import load_prepared
-from depscreen.errors import ConfigError, DepscreenError
+from depscreen.errors import DepscreenError
 from depscreen.training.config import TrainConfig
-from depscreen.training.data import DataBundle, build_data, predict_dataset
+from depscreen.training.data import (
+    DataBundle,
+    build_data,
+    predict_dataset,
+    prediction_frame,
+    sample_session_ids,
+)
 from depscreen.utils.atomic import atomic_path, atomic_write_text
 from depscreen.utils.provenance import environment
 
@@ -179,7 +181,7 @@ def fit_model(cfg: TrainConfig, data: DataBundle, out: Path, resume: bool, progr
     probs = predict_dataset(model, data.dev, cfg)
     from depscreen.training.module import dev_metrics
 
-    dev = dev_metrics(data.dev.session_ids, probs, data.dev.labels)
+    dev = dev_metrics(sample_session_ids(data.dev), probs, data.dev.labels)
     data.dev_probs = probs
     return model, best_epoch, dev
 
@@ -199,7 +201,7 @@ def finish_run(out: Path, cfg: TrainConfig, model, data: DataBundle, best_epoch:
                dev: dict) -> None:
     save_weights(model, out, cfg.model, {"features": data.feature_config(),
                                          "text_input": cfg.text_input})
-    rows = data.dev.prediction_frame(data.dev_probs)
+    rows = prediction_frame(data.dev, data.dev_probs)
     atomic_write_text(out / "dev_predictions.csv", rows.to_csv(index=False))
     _write_json(out / DONE_FILE, {"best_epoch": best_epoch, "dev_metrics": dev,
                                   "model": cfg.model, "seed": cfg.seed})
@@ -220,5 +222,3 @@ def load_run_model(run: Path):
     model.eval()
     return model, spec
 
-
-_ = (np, pd, os, shutil, ConfigError)

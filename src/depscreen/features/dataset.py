@@ -1,0 +1,311 @@
+"""Samples for training and evaluation: one per participant utterance window ("statement").
+
+A sample is an utterance of one split's session — its log-Mel frames (a window of at most
+`max_seconds`), its token ids and/or sentence embedding — labelled with the session's PHQ8
+binary label. Which samples exist depends only on the session and the log-Mel config, not on
+the modalities asked for, so text, speech and fusion models are scored on the same statements:
+
+* session with audio: each utterance is cut into windows (`utterance_windows`); utterances
+  shorter than `min_seconds` are dropped; every window carries its utterance's full text;
+* text-only session: one sample per utterance.
+
+A sample is kept when at least one requested modality is present. A missing modality is a
+placeholder of length 1 (one zero frame / one pad token) with `has_speech` / `has_text` False,
+because recurrent encoders cannot take empty sequences.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Sampler
+
+from depscreen.corpora.records import SPLITS, Corpus
+from depscreen.errors import ConfigError, CorpusWarning
+from depscreen.features.audio import LogMelConfig, utterance_windows
+from depscreen.features.cache import (
+    SampleSpan,
+    SessionFeatures,
+    extract_corpus,
+    sentence_embeddings,
+)
+from depscreen.features.text import (
+    EMBEDDING_DIM,
+    PAD_ID,
+    SentenceEncoder,
+    TextConfig,
+    Vocabulary,
+    build_vocabulary,
+    tokenize,
+)
+
+MODALITIES = frozenset({"text", "speech"})
+TextInput = Literal["tokens", "embedding"]
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One statement: where its frames, tokens and embedding come from."""
+
+    session_id: str
+    label: int  # PHQ8 binary label; -1 for an unlabelled session
+    utt_index: int
+    window_index: int
+    start: float  # seconds in the session's audio
+    end: float
+    has_text: bool
+    tokens: tuple[int, ...]  # () when there is no text or no vocabulary
+    span: SampleSpan | None  # None when there is no speech
+
+
+class UtteranceDataset(Dataset):
+    """Samples of one split; items are dicts of tensors (see `__getitem__`)."""
+
+    def __init__(
+        self,
+        split: str,
+        samples: list[Sample],
+        features: dict[str, SessionFeatures],
+        embeddings: dict[str, np.ndarray] | None,
+        n_mels: int,
+        modalities: frozenset[str],
+        text_input: TextInput,
+        vocab: Vocabulary | None,
+        warnings: list[CorpusWarning] | None = None,
+    ):
+        self.split = split
+        self.samples = samples
+        self.features = features
+        self.embeddings = embeddings
+        self.n_mels = n_mels
+        self.modalities = modalities
+        self.text_input = text_input
+        self.vocab = vocab
+        self.warnings = warnings or []
+        # For bucketing: speech frames where there is speech, else token count (at least 1).
+        self.lengths = np.array(
+            [s.span.n_frames if s.span is not None else max(1, len(s.tokens)) for s in samples],
+            dtype=np.int64,
+        )
+        self.labels = np.array([s.label for s in samples], dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    @property
+    def session_ids(self) -> list[str]:
+        return list(dict.fromkeys(s.session_id for s in self.samples))
+
+    def __getitem__(self, i: int) -> dict:
+        """`mel` (T, n_mels) float32 (normalised per session), `tokens` (L,) long,
+        `sentence_emb` (384,) float32 (text_input "embedding" only), `label`, `has_text`,
+        `has_speech`, `session_id`, `start`, `end`, `utt_index`, `window_index`."""
+        s = self.samples[i]
+        if s.span is not None:
+            mel = torch.from_numpy(self.features[s.session_id].sample(s.span))
+        else:
+            mel = torch.zeros(1, self.n_mels)
+        tokens = torch.tensor(s.tokens if s.tokens else (PAD_ID,), dtype=torch.long)
+        item = {
+            "session_id": s.session_id,
+            "label": s.label,
+            "mel": mel,
+            "tokens": tokens,
+            "has_text": s.has_text,
+            "has_speech": s.span is not None,
+            "start": s.start,
+            "end": s.end,
+            "utt_index": s.utt_index,
+            "window_index": s.window_index,
+        }
+        if self.embeddings is not None:
+            emb = self.embeddings.get(s.session_id)
+            row = emb[s.utt_index] if emb is not None and s.has_text else None
+            item["sentence_emb"] = (torch.from_numpy(np.array(row, dtype=np.float32))
+                                    if row is not None else torch.zeros(EMBEDDING_DIM))
+        return item
+
+
+def build_samples(
+    corpus: Corpus,
+    split: str,
+    audio_cfg: LogMelConfig | None,
+    text_cfg: TextConfig | None,
+    cache_dir: str | Path,
+    vocab: Vocabulary | None = None,
+    text_input: TextInput = "tokens",
+    modalities: Collection[str] = MODALITIES,
+    jobs: int | None = None,
+    progress: bool = True,
+    encoder: SentenceEncoder | None = None,
+) -> UtteranceDataset:
+    """The samples of ONE split of `corpus` (no other split's audio or text is read).
+
+    Speech features are extracted into `cache_dir` when missing. With text_input "tokens" and
+    no `vocab`, the vocabulary is built from the training split (`build_vocabulary`); pass the
+    training vocabulary explicitly for dev/test to be sure the same one is used.
+    """
+    if split not in SPLITS:
+        raise ConfigError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
+    mods = frozenset(modalities)
+    if not mods or not mods <= MODALITIES:
+        raise ConfigError(f"modalities must be a non-empty subset of {sorted(MODALITIES)}, "
+                          f"got {sorted(mods)}")
+    if text_input not in ("tokens", "embedding"):
+        raise ConfigError(f"text_input must be 'tokens' or 'embedding', got {text_input!r}")
+    audio_cfg = audio_cfg or LogMelConfig()
+    text_cfg = text_cfg or TextConfig()
+    sessions = corpus.by_split(split)
+
+    features: dict[str, SessionFeatures] = {}
+    warnings: list[CorpusWarning] = []
+    if "speech" in mods:
+        res = extract_corpus(sessions, audio_cfg, cache_dir, jobs=jobs, progress=progress)
+        features, warnings = res.handles, res.warnings
+
+    use_text = "text" in mods
+    if use_text and text_input == "tokens" and vocab is None:
+        vocab = build_vocabulary(corpus, text_cfg.min_count, text_cfg.max_size)
+    embeddings = None
+    if use_text and text_input == "embedding":
+        encoder = encoder or SentenceEncoder(batch_size=text_cfg.encoder_batch_size)
+        embeddings = sentence_embeddings(sessions, encoder, cache_dir, progress=progress)
+
+    samples: list[Sample] = []
+    sr = audio_cfg.sample_rate
+    for sess in sessions:
+        label = -1 if sess.label is None else int(sess.label)
+        handle = features.get(sess.session_id)
+        for ui, u in enumerate(sess.utterances):
+            has_text = use_text and sess.has_text and bool(tokenize(u.text))
+            tokens = tuple(vocab.encode(u.text, text_cfg.max_len)) if has_text and vocab else ()
+            if sess.audio is None:
+                windows: list[tuple[float, float] | None] = [None]
+            else:
+                windows = [(a / sr, b / sr) for a, b in utterance_windows(u.start, u.end, audio_cfg)]
+            for wi, win in enumerate(windows):
+                span = handle.by_key.get((ui, wi)) if handle is not None else None
+                if not (has_text or span is not None):
+                    continue
+                start, end = win if win is not None else (u.start, u.end)
+                samples.append(Sample(sess.session_id, label, ui, wi, start, end, has_text,
+                                      tokens, span))
+    return UtteranceDataset(split, samples, features, embeddings, audio_cfg.n_mels, mods,
+                            text_input, vocab if use_text else None, warnings)
+
+
+def collate(items: Sequence[dict]) -> dict:
+    """Stack items into a batch: `mel` (B, T, n_mels) and `tokens` (B, L) zero-padded, with
+    `mel_lengths` / `token_lengths` (B,) long, `sentence_emb` (B, 384) when items have it,
+    `label` (B,) long, `has_text` / `has_speech` (B,) bool and `session_id` list[str]."""
+    mels = [it["mel"] for it in items]
+    toks = [it["tokens"] for it in items]
+    batch = {
+        "mel": torch.nn.utils.rnn.pad_sequence(mels, batch_first=True),  # (B, T, n_mels)
+        "mel_lengths": torch.tensor([m.shape[0] for m in mels], dtype=torch.long),
+        "tokens": torch.nn.utils.rnn.pad_sequence(toks, batch_first=True,
+                                                  padding_value=PAD_ID),  # (B, L)
+        "token_lengths": torch.tensor([t.shape[0] for t in toks], dtype=torch.long),
+        "label": torch.tensor([it["label"] for it in items], dtype=torch.long),
+        "has_text": torch.tensor([it["has_text"] for it in items], dtype=torch.bool),
+        "has_speech": torch.tensor([it["has_speech"] for it in items], dtype=torch.bool),
+        "session_id": [it["session_id"] for it in items],
+    }
+    if "sentence_emb" in items[0]:
+        batch["sentence_emb"] = torch.stack([it["sentence_emb"] for it in items])  # (B, 384)
+    return batch
+
+
+class LengthBucketSampler(Sampler[list[int]]):
+    """Batches of samples of similar length (less padding), deterministic from `seed`.
+
+    Each epoch: draw the sample order (a permutation, or with `balanced=True` `num_samples`
+    draws with replacement weighted so each class is equally likely), cut it into pools of
+    `batch_size * pool_batches`, sort each pool by length, cut pools into batches and shuffle
+    the batches. With `shuffle=False` (evaluation) every sample appears once, in length order.
+    The epoch advances after every full pass; `set_epoch` sets it (Lightning calls it).
+    """
+
+    def __init__(
+        self,
+        lengths: Sequence[int] | np.ndarray,
+        batch_size: int,
+        seed: int = 0,
+        shuffle: bool = True,
+        drop_last: bool = False,
+        balanced: bool = False,
+        labels: Sequence[int] | np.ndarray | None = None,
+        num_samples: int | None = None,
+        pool_batches: int = 50,
+    ):
+        super().__init__()
+        self.lengths = np.asarray(lengths, dtype=np.int64)
+        if batch_size < 1:
+            raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
+        if balanced and labels is None:
+            raise ConfigError("balanced sampling needs the labels")
+        if balanced and not shuffle:
+            raise ConfigError("balanced sampling draws at random; it needs shuffle=True")
+        if labels is not None and len(labels) != len(self.lengths):
+            raise ConfigError("labels and lengths differ in length")
+        self.batch_size = batch_size
+        self.seed = seed
+        self.shuffle = shuffle
+        self.drop_last = drop_last
+        self.balanced = balanced
+        self.labels = None if labels is None else np.asarray(labels)
+        self.num_samples = len(self.lengths) if num_samples is None else int(num_samples)
+        self.pool = batch_size * max(1, pool_batches)
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def _order(self, rng: np.random.Generator) -> np.ndarray:
+        n = len(self.lengths)
+        if not self.shuffle:
+            return np.argsort(self.lengths, kind="stable")
+        if self.balanced:
+            assert self.labels is not None
+            _, inverse, counts = np.unique(self.labels, return_inverse=True, return_counts=True)
+            weights = 1.0 / counts[inverse]
+            return rng.choice(n, size=self.num_samples, replace=True, p=weights / weights.sum())
+        return rng.permutation(n)
+
+    def _batches(self) -> list[list[int]]:
+        rng = np.random.default_rng([self.seed, self.epoch])
+        order = self._order(rng)
+        batches: list[list[int]] = []
+        size = self.pool if self.shuffle else max(len(order), 1)
+        for p in range(0, len(order), size):
+            pool = order[p : p + size]
+            pool = pool[np.argsort(self.lengths[pool], kind="stable")]
+            batches.extend(pool[i : i + self.batch_size].tolist()
+                           for i in range(0, len(pool), self.batch_size))
+        if self.drop_last:
+            batches = [b for b in batches if len(b) == self.batch_size]
+        if self.shuffle:
+            batches = [batches[i] for i in rng.permutation(len(batches))]
+        return batches
+
+    def __iter__(self) -> Iterator[list[int]]:
+        batches = self._batches()
+        self.epoch += 1
+        yield from batches
+
+    def __len__(self) -> int:
+        n = self.num_samples if self.balanced else len(self.lengths)
+
+        def count(m: int) -> int:
+            return m // self.batch_size if self.drop_last else -(-m // self.batch_size)
+
+        if not self.shuffle:
+            return count(n)
+        # Pools are whole batches; only the last pool can end in a short batch.
+        full, rest = divmod(n, self.pool)
+        return full * (self.pool // self.batch_size) + count(rest)

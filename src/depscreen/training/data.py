@@ -1,0 +1,159 @@
+"""Data for one training run: vocabulary from train, train/dev samples, loaders.
+
+Only the `train` and `dev` splits are built here; nothing in training reads `test`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import DataLoader, Sampler
+
+from depscreen.corpora.records import Corpus
+from depscreen.errors import ConfigError
+from depscreen.features.audio import LogMelConfig
+from depscreen.features.dataset import LengthBucketSampler, UtteranceDataset, build_samples, collate
+from depscreen.features.text import TextConfig, Vocabulary, build_vocabulary
+from depscreen.training.config import TrainConfig
+
+
+def model_modalities(name: str) -> frozenset[str]:
+    from depscreen.models import model_class
+
+    return model_class(name).modalities
+
+
+@dataclass
+class DataBundle:
+    """Everything a run needs from the data side."""
+
+    train: UtteranceDataset
+    dev: UtteranceDataset
+    audio_cfg: LogMelConfig
+    text_cfg: TextConfig
+    vocab: Vocabulary | None
+    modalities: frozenset[str]
+    dev_probs: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def class_weights(self) -> list[float]:
+        """Inverse class frequency in train (normalised to mean 1), for `--imbalance class-weights`."""
+        counts = np.bincount(self.train.labels[self.train.labels >= 0], minlength=2).astype(float)
+        counts = np.maximum(counts, 1.0)
+        w = counts.sum() / (2.0 * counts)
+        return w.tolist()
+
+    def feature_config(self) -> dict:
+        return {"audio": self.audio_cfg.to_dict(), "text": self.text_cfg.to_dict(),
+                "modalities": sorted(self.modalities)}
+
+    def model_kwargs(self, cfg: TrainConfig) -> dict:
+        """What the model must know about the data, merged under the user's model config."""
+        text = {"vocab_size": len(self.vocab) if self.vocab else 2, "text_input": cfg.text_input}
+        speech = {"n_mels": self.audio_cfg.n_mels}
+        kwargs = dict(cfg.model_config)
+        if "fusion" in cfg.model:
+            kwargs["text"] = {**text, **kwargs.get("text", {})}
+            kwargs["speech"] = {**speech, **kwargs.get("speech", {})}
+        elif self.modalities == {"text"}:
+            kwargs = {**text, **kwargs}
+        else:
+            kwargs = {**speech, **kwargs}
+        return kwargs
+
+    def train_loader(self, cfg: TrainConfig, rank: int = 0, world_size: int = 1) -> DataLoader:
+        sampler = LengthBucketSampler(
+            self.train.lengths, cfg.batch_size, seed=cfg.seed, shuffle=True,
+            balanced=cfg.imbalance == "balanced-sampling", labels=self.train.labels,
+        )
+        batches = ShardedBatchSampler(sampler, rank, world_size) if world_size > 1 else sampler
+        return DataLoader(self.train, batch_sampler=batches, collate_fn=collate,
+                          num_workers=cfg.num_workers, persistent_workers=cfg.num_workers > 0)
+
+    def dev_loader(self, cfg: TrainConfig) -> DataLoader:
+        return eval_loader(self.dev, cfg.batch_size, cfg.num_workers)
+
+
+def eval_loader(ds: UtteranceDataset, batch_size: int, num_workers: int = 0) -> DataLoader:
+    # Every rank scores the whole dev set, so metrics need no gathering under DDP.
+    sampler = LengthBucketSampler(ds.lengths, batch_size, shuffle=False)
+    return DataLoader(ds, batch_sampler=sampler, collate_fn=collate, num_workers=num_workers)
+
+
+class ShardedBatchSampler(Sampler[list[int]]):
+    """Rank `rank` of `world_size` takes every world_size-th batch; all ranks get equally many
+    (DDP needs the same number of steps everywhere)."""
+
+    def __init__(self, inner: LengthBucketSampler, rank: int, world_size: int):
+        self.inner, self.rank, self.world_size = inner, rank, world_size
+
+    def set_epoch(self, epoch: int) -> None:
+        self.inner.set_epoch(epoch)
+
+    def __iter__(self):
+        batches = list(self.inner)
+        usable = len(batches) - len(batches) % self.world_size
+        yield from batches[self.rank:usable:self.world_size]
+
+    def __len__(self) -> int:
+        return len(self.inner) // self.world_size
+
+
+def build_data(corpus: Corpus, cfg: TrainConfig, cache_dir: Path, progress: bool = True,
+               modalities: frozenset[str] | None = None) -> DataBundle:
+    """Vocabulary from the training split, then the train and dev samples (never test)."""
+    audio_cfg = LogMelConfig(**cfg.audio)
+    text_cfg = TextConfig(**cfg.text)
+    mods = modalities or model_modalities(cfg.model)
+    vocab = None
+    if "text" in mods and cfg.text_input == "tokens":
+        vocab = build_vocabulary(corpus, text_cfg.min_count, text_cfg.max_size)
+    common = dict(audio_cfg=audio_cfg, text_cfg=text_cfg, cache_dir=cache_dir, vocab=vocab,
+                  text_input=cfg.text_input, modalities=mods, progress=progress)
+    train = build_samples(corpus, "train", **common)
+    dev = build_samples(corpus, "dev", **common)
+    for name, ds in (("train", train), ("dev", dev)):
+        if len(ds) == 0:
+            raise ConfigError(f"the {name} split has no usable samples for {cfg.model}")
+        if name == "train" and len(set(ds.labels.tolist()) - {-1}) < 2:
+            raise ConfigError("the train split needs both classes (depressed and not)")
+    return DataBundle(train, dev, audio_cfg, text_cfg, vocab, mods)
+
+
+@torch.inference_mode()
+def predict_dataset(model: torch.nn.Module, ds: UtteranceDataset, cfg: TrainConfig | None = None,
+                    batch_size: int = 64) -> np.ndarray:
+    """P(depressed) for every sample of `ds`, in the dataset's order."""
+    model.eval()
+    bs = cfg.batch_size if cfg is not None else batch_size
+    probs = np.zeros(len(ds), dtype=np.float64)
+    sampler = LengthBucketSampler(ds.lengths, bs, shuffle=False)
+    for idx in sampler:
+        batch = collate([ds[i] for i in idx])
+        probs[idx] = model.predict_proba(batch).double().cpu().numpy()
+    return probs
+
+
+def prediction_frame(ds: UtteranceDataset, probs: np.ndarray) -> pd.DataFrame:
+    """One row per sample: where it is in the interview, its label and its probability."""
+    return pd.DataFrame(
+        {
+            "session_id": [s.session_id for s in ds.samples],
+            "utt_index": [s.utt_index for s in ds.samples],
+            "window_index": [s.window_index for s in ds.samples],
+            "start": [round(s.start, 3) for s in ds.samples],
+            "end": [round(s.end, 3) for s in ds.samples],
+            "has_text": [s.has_text for s in ds.samples],
+            "has_speech": [s.span is not None for s in ds.samples],
+            "label": ds.labels,
+            "prob": np.round(probs, 6),
+        }
+    )
+
+
+def sample_session_ids(ds: UtteranceDataset) -> list[str]:
+    return [s.session_id for s in ds.samples]
