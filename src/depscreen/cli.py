@@ -273,6 +273,104 @@ def train(
     out.print(f"run folder: {result.out}")
 
 
+# ----------------------------------------------------------------------------- evaluate
+@app.command()
+def evaluate(
+    run: Annotated[Path, typer.Argument(help="A finished run folder from `depscreen train`.")],
+    split: Annotated[str, typer.Option("--split", help="dev or test.")] = "test",
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", help="Where to write metrics.json, predictions and figures "
+                     "(default: RUN/eval-SPLIT)."),
+    ] = None,
+    aggregation: Annotated[
+        str,
+        typer.Option("--aggregation", help="Utterance -> participant: mean of probabilities "
+                     "or majority vote."),
+    ] = "mean",
+) -> None:
+    """Score a trained run at utterance level and participant level.
+
+    Decision thresholds are chosen on the run's dev predictions, never on the split scored.
+    Writes metrics.json (keys utterance and participant), predictions.csv (one row per
+    participant), utterance_predictions.csv and a confusion-matrix PNG per level.
+    """
+    from depscreen.evaluation.evaluate import LEVELS, evaluate_run
+
+    target = out_dir or run / f"eval-{split}"
+    ev = evaluate_run(run, split=split, out=target, aggregation=aggregation)
+    for level in LEVELS:
+        m = ev.metrics[level]
+        out.print(
+            f"{level:11s} n={m['n']:5d}  F1 {m['f1_macro']:.3f}  F1(dep) {m['f1_depressed']:.3f}  "
+            f"WA {m['wa']:.3f}  UA {m['ua']:.3f}  (threshold {ev.metrics['thresholds'][level]:.2f}"
+            " from dev)",
+            highlight=False,
+        )
+    out.print(f"written to {target}")
+
+
+# ----------------------------------------------------------------------------- reproduce
+@app.command()
+def reproduce(
+    corpus: Annotated[
+        str,
+        typer.Option("--corpus", help="synthetic (default: the embedded corpus, generated once), "
+                     "daic-woz, edaic or manifest."),
+    ] = "synthetic",
+    root: Annotated[
+        Path | None,
+        typer.Option("--root", help="Corpus folder (default for synthetic: data/synthetic)."),
+    ] = None,
+    profile: Annotated[
+        str, typer.Option("--profile", help="fast (minutes on a CPU) or paper (300 epochs).")
+    ] = "fast",
+    seeds: Annotated[int, typer.Option("--seeds", help="Seeds per model (mean ± std).")] = 3,
+    out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path(
+        "runs/reproduce"),
+    jobs: Annotated[
+        int | None, typer.Option("--jobs", help="Training runs in parallel (default: CPUs).")
+    ] = None,
+    models: Annotated[
+        str | None,
+        typer.Option("--models", help="Comma-separated subset of the Table I models."),
+    ] = None,
+    participants: Annotated[
+        int | None,
+        typer.Option("--participants", help="Synthetic corpus size when it is generated."),
+    ] = None,
+    epochs: Annotated[
+        int | None, typer.Option("--epochs", help="Override the profile's maximum epochs.")
+    ] = None,
+    aggregation: Annotated[
+        str, typer.Option("--aggregation", help="mean or majority (participant level).")
+    ] = "mean",
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress display.")] = False,
+) -> None:
+    """Reproduce the paper's Table I and Fig. 1: train, select on dev, score on test, report.
+
+    Writes table.csv, table.md, confusion_matrix.png, gender.csv and a self-contained
+    report.html under --out. Re-running skips finished runs.
+    """
+    from depscreen.reproduce import TABLE_MODELS, ReproduceConfig
+    from depscreen.reproduce import reproduce as run_reproduce
+
+    if root is None:
+        if corpus != "synthetic":
+            raise DepscreenError(f"--root is required for --corpus {corpus}")
+        root = Path("data/synthetic")
+    cfg = ReproduceConfig(
+        corpus=corpus, root=root, out=out_dir, profile=profile, seeds=seeds, jobs=jobs,
+        models=[m.strip() for m in models.split(",")] if models else list(TABLE_MODELS),
+        aggregation=aggregation,
+        synth={"participants": participants} if participants else {},
+        train_overrides={"max_epochs": epochs} if epochs else {},
+    )
+    run_reproduce(cfg, progress=not quiet, console=console)
+    out.print((out_dir / "table.md").read_text())
+    out.print(f"report: {out_dir / 'report.html'}")
+
+
 def main() -> None:
     """Entry point: run the app, turning library errors into one-line messages."""
     try:

@@ -8,8 +8,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np

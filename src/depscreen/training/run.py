@@ -83,8 +83,13 @@ def train(
     resume: bool = False,
     cache_dir: Path | None = None,
     progress: bool = True,
+    reuse: dict[str, Path] | None = None,
 ) -> RunResult:
-    """Train `cfg.model` on the train split of `prepared`, select on dev, write the run folder."""
+    """Train `cfg.model` on the train split of `prepared`, select on dev, write the run folder.
+
+    `reuse` (decision-fusion only): finished single-modal runs to use as its per-modality
+    classifiers, e.g. {"text": RUN, "speech": RUN}, instead of training them again.
+    """
     prepared, out = Path(prepared).resolve(), Path(out)
     if resume and is_finished(out):
         done = json.loads((out / DONE_FILE).read_text())
@@ -97,7 +102,8 @@ def train(
     if cfg.model == "decision-fusion":
         from depscreen.training.decision import train_decision_fusion
 
-        return train_decision_fusion(corpus, prepared, cfg, out, resume, cache_dir, progress)
+        return train_decision_fusion(corpus, prepared, cfg, out, resume, cache_dir, progress,
+                                     reuse=reuse)
 
     data = build_data(corpus, cfg, cache_dir, progress=progress)
     _write_run_header(out, cfg, prepared, data)

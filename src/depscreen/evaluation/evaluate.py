@@ -1,0 +1,127 @@
+"""`depscreen evaluate`: score a finished run on dev or test, at utterance and participant level.
+
+Thresholds come from the run's dev predictions (utterance level and participant level each
+get their own), so evaluating on test never tunes anything on test.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from depscreen.corpora.prepare import load_prepared
+from depscreen.errors import DepscreenError
+from depscreen.evaluation.aggregate import aggregate_participants
+from depscreen.evaluation.metrics import binary_metrics
+from depscreen.evaluation.threshold import choose_threshold
+from depscreen.utils.atomic import atomic_write_text
+
+LEVELS = ("utterance", "participant")
+
+
+@dataclass
+class Evaluation:
+    metrics: dict  # {"utterance": {...}, "participant": {...}, ...}
+    utterances: pd.DataFrame  # one row per sample with prob and pred
+    participants: pd.DataFrame  # one row per participant with prob and pred
+
+
+def run_thresholds(run: Path, aggregation: str = "mean") -> dict[str, float]:
+    """Utterance- and participant-level thresholds chosen on the run's dev predictions."""
+    dev = pd.read_csv(Path(run) / "dev_predictions.csv", dtype={"session_id": str})
+    dev = dev[dev["label"] >= 0]
+    part = aggregate_participants(dev["session_id"], dev["prob"], dev["label"], aggregation)
+    return {
+        "utterance": choose_threshold(dev["label"], dev["prob"]),
+        "participant": choose_threshold(part["label"], part["prob"]),
+    }
+
+
+def predict_split(run: Path, split: str, cache_dir: Path | None = None,
+                  prepared: Path | None = None, progress: bool = False) -> pd.DataFrame:
+    """Per-sample probabilities of a finished run on `split` (utterance level)."""
+    from depscreen.features.audio import LogMelConfig
+    from depscreen.features.dataset import build_samples
+    from depscreen.features.text import TextConfig, Vocabulary
+    from depscreen.training.data import predict_dataset, prediction_frame
+    from depscreen.training.run import load_run_model
+
+    run = Path(run)
+    cfg = json.loads((run / "config.json").read_text())
+    prepared = Path(prepared or cfg["prepared"])
+    corpus = load_prepared(prepared)
+    model, spec = load_run_model(run)
+    feats = cfg["features"]
+    vocab = None
+    if (run / "vocab.json").is_file():
+        vocab = Vocabulary.from_json((run / "vocab.json").read_text())
+    ds = build_samples(
+        corpus, split, LogMelConfig.from_dict(feats["audio"]), TextConfig(**feats["text"]),
+        cache_dir or prepared / "features", vocab=vocab,
+        text_input=cfg["train"].get("text_input", "tokens"),
+        modalities=frozenset(feats["modalities"]), progress=progress,
+    )
+    if len(ds) == 0:
+        raise DepscreenError(f"the {split} split has no usable samples", prepared)
+    frame = prediction_frame(ds, predict_dataset(model, ds))
+    genders = {s.session_id: s.gender for s in corpus.sessions}
+    frame["gender"] = frame["session_id"].map(genders)
+    return frame
+
+
+def score(frame: pd.DataFrame, thresholds: dict[str, float], aggregation: str = "mean") -> Evaluation:
+    """Metrics at both levels for per-sample predictions (rows with label -1 are refused)."""
+    if (frame["label"] < 0).any():
+        raise DepscreenError("this split has unlabelled sessions; metrics need labels "
+                             "(for DAIC-WOZ test labels, add full_test_split.csv)")
+    utt = frame.copy()
+    utt["pred"] = (utt["prob"] >= thresholds["utterance"]).astype(int)
+    part = aggregate_participants(utt["session_id"], utt["prob"], utt["label"], aggregation,
+                                  threshold=thresholds["utterance"])
+    part["pred"] = (part["prob"] >= thresholds["participant"]).astype(int)
+    if "gender" in utt:
+        part["gender"] = part["session_id"].map(
+            utt.drop_duplicates("session_id").set_index("session_id")["gender"])
+    metrics = {
+        "utterance": binary_metrics(utt["label"], utt["pred"]),
+        "participant": binary_metrics(part["label"], part["pred"]),
+        "thresholds": thresholds,
+        "aggregation": aggregation,
+    }
+    return Evaluation(metrics, utt, part)
+
+
+def evaluate_run(run: Path, split: str = "test", out: Path | None = None,
+                 aggregation: str = "mean", cache_dir: Path | None = None,
+                 progress: bool = False) -> Evaluation:
+    """Score `run` on `split`; with `out`, write metrics.json, predictions and confusion PNGs."""
+    run = Path(run)
+    if not (run / "done.json").is_file():
+        raise DepscreenError("not a finished run folder (no done.json); train it first", run)
+    if split not in ("dev", "test"):
+        raise DepscreenError(f"--split must be dev or test, got {split!r}")
+    thresholds = run_thresholds(run, aggregation)
+    frame = predict_split(run, split, cache_dir=cache_dir, progress=progress)
+    ev = score(frame, thresholds, aggregation)
+    ev.metrics["split"] = split
+    ev.metrics["run"] = str(run)
+    if out is not None:
+        write_evaluation(ev, Path(out), title=f"{run.name} on {split}")
+    return ev
+
+
+def write_evaluation(ev: Evaluation, out: Path, title: str) -> None:
+    from depscreen.evaluation.figures import save_confusion_matrix
+
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "metrics.json", json.dumps(ev.metrics, indent=2) + "\n")
+    atomic_write_text(out / "predictions.csv", ev.participants.to_csv(index=False))
+    atomic_write_text(out / "utterance_predictions.csv", ev.utterances.to_csv(index=False))
+    for level in LEVELS:
+        cm = np.array(ev.metrics[level]["confusion_matrix"])
+        save_confusion_matrix(cm, out / f"confusion_matrix_{level}.png",
+                              title=f"{title} — {level} level")

@@ -1,0 +1,182 @@
+"""`depscreen reproduce`: the paper's Table I and Fig. 1 on any supported corpus.
+
+prepare (generating the embedded synthetic corpus once when no corpus is given)
+  -> train the six models of Table I and decision-fusion on train, select on dev, K seeds
+  -> evaluate every run on test with thresholds fixed on dev
+  -> table.csv / table.md (mean ± std over seeds, bootstrap CI over participants, the paper's
+     numbers beside ours), confusion_matrix.png (Fig. 1), gender.csv, report.html
+
+Everything finished is kept: an interrupted reproduce re-run skips finished runs and resumes
+a half-trained one from its last checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from depscreen.errors import DepscreenError
+from depscreen.utils.atomic import atomic_write_text
+
+# The rows of the paper's Table I, in its order, with its published numbers (F1, WA, UA).
+TABLE_MODELS: dict[str, tuple[str, tuple[float, float, float] | None]] = {
+    "bilstm-text": ("Bi-LSTM (text)", (61.7, 57.42, 56.81)),
+    "lstm-cnn-text": ("LSTM-CNN (text)", (64.2, 61.85, 61.06)),
+    "lstm-speech": ("LSTM (speech)", (53.9, 50.76, 52.05)),
+    "cnn-speech": ("CNN (speech)", (56.3, 52.17, 52.98)),
+    "lstm-cnn-speech": ("LSTM-CNN (speech)", (62.8, 59.53, 58.2)),
+    "bilstm-cnn-fusion": ("Bi-LSTM-CNN (text+speech)", (69.2, 69.38, 70.71)),
+    "decision-fusion": ("Decision fusion (text+speech)", None),  # described, not in Table I
+}
+FUSION_MODEL = "bilstm-cnn-fusion"
+
+
+@dataclass
+class ReproduceConfig:
+    corpus: str = "synthetic"
+    root: Path = Path("data/synthetic")
+    out: Path = Path("runs/reproduce")
+    profile: str = "fast"
+    seeds: int = 3
+    first_seed: int = 0
+    models: list[str] = field(default_factory=lambda: list(TABLE_MODELS))
+    jobs: int | None = None  # parallel training processes (default: CPU count)
+    aggregation: str = "mean"
+    synth: dict = field(default_factory=dict)  # SynthConfig overrides for the embedded corpus
+    train_overrides: dict = field(default_factory=dict)  # TrainConfig overrides (tests, tuning)
+    n_boot: int = 1000
+
+    def to_dict(self) -> dict:
+        d = dict(self.__dict__)
+        d["root"], d["out"] = str(self.root), str(self.out)
+        return d
+
+
+def run_dir(cfg: ReproduceConfig, model: str, seed: int) -> Path:
+    return cfg.out / "runs" / model / f"seed{seed}"
+
+
+def _train_job(prepared: str, train_cfg: dict, out: str, reuse: dict | None, threads: int) -> str:
+    """One training run in a worker process (top level: picklable)."""
+    import torch
+
+    torch.set_num_threads(threads)
+    from depscreen.training.config import TrainConfig
+    from depscreen.training.run import train
+
+    train(Path(prepared), TrainConfig.from_dict(train_cfg), Path(out), resume=True,
+          progress=False, reuse={k: Path(v) for k, v in (reuse or {}).items()})
+    return out
+
+
+def _jobs_and_threads(cfg: ReproduceConfig, n_runs: int) -> tuple[int, int]:
+    cpus = os.cpu_count() or 1
+    jobs = max(1, min(cfg.jobs or cpus, n_runs))
+    return jobs, max(1, cpus // jobs)
+
+
+def reproduce(cfg: ReproduceConfig, progress: bool = True, console=None) -> dict:
+    """Run the whole reproduction; returns the summary written to OUT/summary.json."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from depscreen.corpora.prepare import prepare
+    from depscreen.evaluation.report import build_outputs
+    from depscreen.training.config import TrainConfig
+    from depscreen.training.run import is_finished
+
+    unknown = [m for m in cfg.models if m not in TABLE_MODELS]
+    if unknown:
+        raise DepscreenError(f"unknown model(s) {unknown}; Table I has {list(TABLE_MODELS)}")
+    if cfg.seeds < 1:
+        raise DepscreenError(f"--seeds must be >= 1, got {cfg.seeds}")
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(cfg.out / "reproduce_config.json",
+                      json.dumps(cfg.to_dict(), indent=2, default=str) + "\n")
+
+    synth_config = None
+    if cfg.corpus == "synthetic":
+        from depscreen.corpora.synthetic import SynthConfig
+
+        synth_config = SynthConfig(**cfg.synth) if cfg.synth else None
+    prepared = cfg.out / "prepared"
+    prep = prepare(cfg.corpus, cfg.root, prepared, synth_config=synth_config, progress=progress)
+    _extract_all_features(prepared, prep.corpus, cfg, progress)
+
+    seeds = list(range(cfg.first_seed, cfg.first_seed + cfg.seeds))
+    single = [m for m in cfg.models if m != "decision-fusion"]
+    jobs_spec = []
+    for seed in seeds:
+        for model in single:
+            tc = TrainConfig(model=model, profile=cfg.profile, seed=seed, **cfg.train_overrides)
+            jobs_spec.append((model, seed, tc, None))
+    if "decision-fusion" in cfg.models:
+        for seed in seeds:
+            tc = TrainConfig(model="decision-fusion", profile=cfg.profile, seed=seed,
+                             **cfg.train_overrides)
+            # Its per-modality classifiers are exactly the LSTM-CNN runs of the same seed.
+            reuse = {m: str(run_dir(cfg, f"lstm-cnn-{m}", seed)) for m in ("text", "speech")
+                     if f"lstm-cnn-{m}" in cfg.models}
+            jobs_spec.append(("decision-fusion", seed, tc, reuse))
+
+    todo = [j for j in jobs_spec if not is_finished(run_dir(cfg, j[0], j[1]))]
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())
+    with Progress(*columns, console=console, disable=not progress, transient=False) as bar:
+        task = bar.add_task("training runs", total=len(jobs_spec),
+                            completed=len(jobs_spec) - len(todo))
+        first = [j for j in todo if j[3] is None]
+        later = [j for j in todo if j[3] is not None]
+        for phase in (first, later):
+            _run_phase(phase, prepared, cfg, bar, task)
+        eval_task = bar.add_task("evaluating on test", total=len(jobs_spec))
+        results = []
+        for model, seed, _tc, _ in jobs_spec:
+            results.append(_evaluate(cfg, model, seed))
+            bar.advance(eval_task)
+    summary = build_outputs(cfg, prep, results, seeds)
+    return summary
+
+
+def _run_phase(phase, prepared: Path, cfg: ReproduceConfig, bar, task) -> None:
+    if not phase:
+        return
+    jobs, threads = _jobs_and_threads(cfg, len(phase))
+    if jobs == 1:
+        for model, seed, tc, reuse in phase:
+            bar.update(task, description=f"training {model} (seed {seed})")
+            _train_job(str(prepared), tc.to_dict(), str(run_dir(cfg, model, seed)), reuse, threads)
+            bar.advance(task)
+        return
+    # Forked workers would inherit the parent's torch thread pools; spawn starts clean.
+    with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as pool:
+        futures = {
+            pool.submit(_train_job, str(prepared), tc.to_dict(), str(run_dir(cfg, model, seed)),
+                        reuse, threads): (model, seed)
+            for model, seed, tc, reuse in phase
+        }
+        bar.update(task, description=f"training ({jobs} in parallel)")
+        for fut in as_completed(futures):
+            fut.result()  # re-raise a worker's error here
+            bar.advance(task)
+
+
+def _extract_all_features(prepared: Path, corpus, cfg: ReproduceConfig, progress: bool) -> None:
+    """Extract log-Mels once up front, so parallel runs only read the cache."""
+    from depscreen.features.audio import LogMelConfig
+    from depscreen.features.cache import extract_corpus
+
+    audio_cfg = LogMelConfig(**cfg.train_overrides.get("audio", {}))
+    extract_corpus(corpus, audio_cfg, prepared / "features", progress=progress)
+
+
+def _evaluate(cfg: ReproduceConfig, model: str, seed: int) -> dict:
+    """Test-split evaluation of one run (also written to RUN/eval-test)."""
+    from depscreen.evaluation.evaluate import evaluate_run
+
+    run = run_dir(cfg, model, seed)
+    ev = evaluate_run(run, "test", out=run / "eval-test", aggregation=cfg.aggregation)
+    return {"model": model, "seed": seed, "run": run, "evaluation": ev}
