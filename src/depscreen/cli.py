@@ -165,8 +165,8 @@ def _print_prepare_summary(result, show_warnings: int) -> None:
     state = "up to date, nothing to do" if result.cached else "prepared"
     console.print(f"{result.corpus.name}: {state} -> {result.out}")
     table = Table(title=f"{result.corpus.name} ({len(result.corpus.sessions)} sessions)")
-    for col in ("split", "sessions", "depressed", "healthy", "no label", "utterances",
-                "speech h", "words"):
+    for col in ("split", "sessions", "depressed", "healthy", "no label", "utts", "hours",
+                "words"):
         table.add_column(col, justify="right" if col != "split" else "left")
     rows = summary_rows(result.corpus)
     total = {k: sum(r[k] for r in rows) for k in rows[0] if k != "split"}
