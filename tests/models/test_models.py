@@ -13,7 +13,14 @@ from safetensors.torch import load_file, save_file
 from depscreen.errors import ConfigError, CorpusError
 from depscreen.models import create_model, list_models, model_class
 from depscreen.models.fusion import BiLSTMCNNFusion, DecisionFusion
-from depscreen.models.layers import masked_max_pool, masked_pool2d, run_lstm
+from depscreen.models.layers import (
+    fill_frames,
+    masked_max_pool,
+    masked_pool2d,
+    run_lstm,
+    stack_frames,
+)
+from depscreen.models.speech import time_reduction
 
 VOCAB = 50  # ids used below; every default vocab_size is larger
 N_MELS = 64
@@ -158,6 +165,10 @@ def test_unknown_model_lists_known_names() -> None:
         ("lstm-cnn-speech", {"kernel_size": 4}, "kernel_size"),
         ("lstm-cnn-speech", {"n_mels": 4}, "n_mels"),
         ("cnn-speech", {"channels": [16, -1]}, "channels"),
+        ("cnn-speech", {"stride": [2, 1]}, "stride"),
+        ("lstm-cnn-speech", {"pool_time": [2, 0, 1]}, "pool_time"),
+        ("lstm-cnn-speech", {"pool_freq": [2.0, 2, 1]}, "pool_freq"),
+        ("lstm-speech", {"frame_stack": 0}, "frame_stack"),
         ("bilstm-cnn-fusion", {"text": {"vocab": 10}}, "vocab"),
         ("bilstm-cnn-fusion", {"text_model": "lstm-speech"}, "text_model"),
         ("bilstm-cnn-fusion", {"speech_model": "no-such-model"}, "no-such-model"),
@@ -301,3 +312,92 @@ def test_masked_layers() -> None:
     out, last = run_lstm(lstm, torch.randn(3, 4, 3), torch.tensor([0, 1, 4]))
     assert out.shape == (3, 4, 8) and last.shape == (3, 8)
     assert (out[0] == 0).all() and (last[0] == 0).all() and (out[1, 1:] == 0).all()
+
+
+@pytest.mark.parametrize(
+    "name", ["lstm-speech", "cnn-speech", "lstm-cnn-speech", "bilstm-cnn-fusion"]
+)
+def test_gradients_ignore_padding(name: str) -> None:
+    """Training sees the same gradients whatever padding (here junk) the batch carries."""
+    torch.manual_seed(0)
+    model = create_model(name).eval()  # eval: no dropout, so both passes are deterministic
+
+    def grads(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        model.zero_grad()
+        loss_of(model, batch).backward()
+        return {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+
+    plain, padded = grads(make_batch()), grads(make_batch(extra_text=5, extra_frames=13))
+    assert plain.keys() == padded.keys() and plain
+    for n in plain:
+        torch.testing.assert_close(padded[n], plain[n], atol=1e-5, rtol=1e-4, msg=n)
+
+
+def test_speech_config_per_block_and_time_reduction() -> None:
+    cnn = create_model("cnn-speech", pool_time=2, pool_freq=2, stride=1)  # the old layout
+    assert cnn.config.pool_time == (2, 2, 2) and cnn.config.stride == (1, 1, 1)
+    assert create_model("cnn-speech", **cnn.config_dict()).config_dict() == cnn.config_dict()
+    assert time_reduction(cnn) == 8 and cnn.feature_dim == 32 * 8
+    default = create_model("lstm-cnn-speech")
+    assert default.config.stride == (2, 1, 1) and time_reduction(default) == 8
+    assert default.cnn.out_dim == 32 * 8
+    assert time_reduction(create_model("lstm-speech")) == 4
+    assert time_reduction(create_model("lstm-speech", frame_stack=1)) == 1
+    odd = create_model("cnn-speech", n_mels=40)  # 40 -> 20 -> 10 -> 5: no band dropped
+    assert odd.feature_dim == 32 * 5
+    batch = make_batch()
+    batch["mel"] = batch["mel"][..., :40]
+    assert odd(batch).shape == (len(MEL_LENGTHS), 2)
+
+
+def test_conv_stack_lengths_and_padding() -> None:
+    torch.manual_seed(0)
+    model = create_model("lstm-cnn-speech").eval()
+    batch = make_batch(extra_frames=13)
+    with torch.no_grad():
+        frames, lengths = model.cnn(batch["mel"], batch["mel_lengths"])
+    expected = [-(-n // 8) for n in MEL_LENGTHS]  # ceil(n / 8)
+    assert lengths.tolist() == expected
+    assert frames.shape == (len(MEL_LENGTHS), -(-(max(MEL_LENGTHS) + 13) // 8), 256)
+    for row, n in enumerate(expected):
+        assert (frames[row, n:] == 0).all() and torch.isfinite(frames[row]).all()
+
+
+def test_unidirectional_lstm_matches_running_each_row_alone() -> None:
+    torch.manual_seed(0)
+    for layers in (1, 2):
+        lstm = torch.nn.LSTM(3, 4, num_layers=layers, batch_first=True)
+        x = torch.randn(4, 6, 3)
+        lengths = torch.tensor([0, 1, 6, 3])
+        out, last = run_lstm(lstm, x, lengths)
+        assert (out[0] == 0).all() and (last[0] == 0).all() and (out[3, 3:] == 0).all()
+        for row in (1, 2, 3):
+            n = int(lengths[row])
+            alone, (h_n, _) = lstm(x[row : row + 1, :n])
+            torch.testing.assert_close(out[row, :n], alone[0])
+            torch.testing.assert_close(last[row], h_n[-1, 0])
+
+
+def test_fill_frames_and_stack_frames() -> None:
+    x = torch.randn(3, 2, 6, 4, requires_grad=True)
+    start, stop = torch.tensor([2, 6, 0]), torch.tensor([4, 9, 1])
+    expected = x.detach().clone()
+    expected[0, :, 2:4] = -1.0
+    expected[2, :, 0:1] = -1.0
+    out = fill_frames(x, start, stop, -1.0)
+    torch.testing.assert_close(out, expected)
+    weights = torch.randn(3, 2, 6, 4)
+    (out * weights).sum().backward()
+    grad_copy = x.grad.clone()
+    x.grad = None
+    inplace = fill_frames(x * 1.0, start, stop, -1.0, inplace=True)  # on an intermediate
+    torch.testing.assert_close(inplace, expected)
+    (inplace * weights).sum().backward()
+    torch.testing.assert_close(x.grad, grad_copy)
+    assert (x.grad[0, :, 2:4] == 0).all() and (x.grad[1] != 0).all()
+
+    frames = torch.arange(2 * 5 * 2, dtype=torch.float32).reshape(2, 5, 2)
+    steps, lengths = stack_frames(frames, torch.tensor([5, 2]), 2)
+    assert steps.shape == (2, 3, 4) and lengths.tolist() == [3, 1]
+    assert steps[0, 0].tolist() == frames[0, :2].reshape(-1).tolist()
+    assert steps[0, 2].tolist() == [8.0, 9.0, 0.0, 0.0]  # completed with a zero frame

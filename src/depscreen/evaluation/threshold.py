@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from depscreen.evaluation.metrics import binary_metrics
+from depscreen.evaluation.bootstrap import metrics_from_counts
 
 GRID = np.round(np.arange(0.05, 0.951, 0.01), 2)
 
@@ -17,8 +17,15 @@ def choose_threshold(labels, probs, grid: np.ndarray = GRID) -> float:
     """
     labels = np.asarray(labels, dtype=int)
     probs = np.asarray(probs, dtype=float)
+    grid = np.asarray(grid, dtype=float)
     if len(labels) == 0 or len(np.unique(labels)) < 2:
         return 0.5
-    scores = np.array([binary_metrics(labels, (probs >= t).astype(int))["ua"] for t in grid])
+    # UA at every threshold at once, from confusion counts (the same definition as
+    # metrics.binary_metrics; one sklearn call per threshold made evaluation slow).
+    pred = probs[None, :] >= grid[:, None]  # (G, N)
+    pos = labels[None, :] == 1
+    counts = np.stack([(~pred & ~pos).sum(1), (pred & ~pos).sum(1),
+                       (~pred & pos).sum(1), (pred & pos).sum(1)], axis=-1)  # (G, 4) tn fp fn tp
+    scores = metrics_from_counts(counts)["ua"]
     best = np.flatnonzero(np.isclose(scores, scores.max()))
     return float(grid[best[np.argmin(np.abs(grid[best] - 0.5))]])

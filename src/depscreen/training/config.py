@@ -55,6 +55,12 @@ class TrainConfig:
         def bad(name: str, why: str) -> ConfigError:
             return ConfigError(f"invalid training config: {name} {why}")
 
+        from depscreen.models import model_class
+
+        try:  # before any work is done (and before a run folder is made)
+            model_class(self.model)
+        except ConfigError as e:
+            raise bad("model", f"must be a registered model: {e.reason}") from None
         if self.batch_size < 1:
             raise bad("batch_size", f"must be >= 1, got {self.batch_size}")
         if self.max_epochs < 1:

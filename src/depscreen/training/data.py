@@ -71,8 +71,13 @@ class DataBundle:
             balanced=cfg.imbalance == "balanced-sampling", labels=self.train.labels,
         )
         batches = ShardedBatchSampler(sampler, rank, world_size) if world_size > 1 else sampler
+        # A generator of its own: otherwise every new loader iterator draws its base seed from
+        # torch's global RNG, after the per-epoch seed in some epochs and before it in others
+        # (the first epoch of a fit or of a resumed fit), and a resumed run's dropout differs.
+        generator = torch.Generator().manual_seed(cfg.seed)
         return DataLoader(self.train, batch_sampler=batches, collate_fn=collate,
-                          num_workers=cfg.num_workers, persistent_workers=cfg.num_workers > 0)
+                          num_workers=cfg.num_workers, persistent_workers=cfg.num_workers > 0,
+                          generator=generator)
 
     def dev_loader(self, cfg: TrainConfig) -> DataLoader:
         return eval_loader(self.dev, cfg.batch_size, cfg.num_workers)

@@ -51,6 +51,12 @@ class LitClassifier(L.LightningModule):
         # Dropout and any other torch randomness restart from a per-epoch seed: a run resumed
         # from the checkpoint of epoch k-1 repeats epoch k exactly.
         torch.manual_seed(epoch_seed(self.seed, self.current_epoch))
+        # The bucket sampler's epoch too: Lightning calls `set_epoch` only on a loader's sampler
+        # (or its batch sampler's `.sampler`), never on the batch sampler itself, so without
+        # this a resumed run would draw epoch 0's batches again.
+        batches = getattr(self.trainer.train_dataloader, "batch_sampler", None)
+        if hasattr(batches, "set_epoch"):
+            batches.set_epoch(self.current_epoch)
         self._train_losses.clear()
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +59,15 @@ def _write_json(path: Path, obj) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
 
 
+def _is_ddp_worker() -> bool:
+    """True in a process Lightning's DDP launcher started for rank > 0 (it re-runs the command).
+
+    Such a process finds the run folder rank 0 has just started; it must neither refuse it
+    as "already holds a run" nor rewrite its files.
+    """
+    return any(int(os.environ.get(k, "0") or 0) != 0 for k in ("LOCAL_RANK", "NODE_RANK"))
+
+
 def _check_run_folder(out: Path, cfg: TrainConfig, prepared: Path, resume: bool) -> None:
     cfg_path = out / "config.json"
     if not cfg_path.exists():
@@ -94,7 +104,9 @@ def train(
     if resume and is_finished(out):
         done = json.loads((out / DONE_FILE).read_text())
         return RunResult(out, done["best_epoch"], done["dev_metrics"], skipped=True)
-    _check_run_folder(out, cfg, prepared, resume)
+    worker = _is_ddp_worker()
+    if not worker:
+        _check_run_folder(out, cfg, prepared, resume)
     corpus = load_prepared(prepared)
     cache_dir = Path(cache_dir) if cache_dir else prepared / "features"
     out.mkdir(parents=True, exist_ok=True)
@@ -105,8 +117,9 @@ def train(
         return train_decision_fusion(corpus, prepared, cfg, out, resume, cache_dir, progress,
                                      reuse=reuse)
 
-    data = build_data(corpus, cfg, cache_dir, progress=progress)
-    _write_run_header(out, cfg, prepared, data)
+    data = build_data(corpus, cfg, cache_dir, progress=progress and not worker)
+    if not worker:
+        _write_run_header(out, cfg, prepared, data)
     model, best_epoch, dev = fit_model(cfg, data, out, resume, progress)
     finish_run(out, cfg, model, data, best_epoch, dev)
     return RunResult(out, best_epoch, dev)
@@ -129,6 +142,8 @@ def _quiet_lightning() -> None:
     warnings.filterwarnings("ignore", ".*does not have many workers.*")
     warnings.filterwarnings("ignore", ".*LeafSpec.*")
     warnings.filterwarnings("ignore", ".*torch.nn.utils.rnn.*")
+    # Under DDP every rank scores the whole dev set, so epoch metrics need no sync_dist.
+    warnings.filterwarnings("ignore", ".*sync_dist=True.*")
 
 
 def fit_model(cfg: TrainConfig, data: DataBundle, out: Path, resume: bool, progress: bool):
@@ -172,6 +187,11 @@ def fit_model(cfg: TrainConfig, data: DataBundle, out: Path, resume: bool, progr
     last = ckpt_dir / "last.ckpt"
     ckpt_path = str(last) if resume and last.exists() else None
     train_loader = data.train_loader(cfg, rank=trainer.global_rank, world_size=trainer.world_size)
+    if ckpt_path is not None:
+        # Loader workers draw the first batches when the iterator is made, before any epoch
+        # hook runs: start the sampler at the epoch Lightning resumes (the one after last.ckpt).
+        resumed = torch.load(last, map_location="cpu", weights_only=True)["epoch"] + 1
+        train_loader.batch_sampler.set_epoch(int(resumed))
     trainer.fit(lit, train_loader, data.dev_loader(cfg), ckpt_path=ckpt_path)
     if trainer.interrupted:
         raise KeyboardInterrupt
