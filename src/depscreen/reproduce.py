@@ -64,12 +64,16 @@ def _train_job(prepared: str, train_cfg: dict, out: str, reuse: dict | None, thr
     """One training run in a worker process (top level: picklable)."""
     import torch
 
-    torch.set_num_threads(threads)
     from depscreen.training.config import TrainConfig
     from depscreen.training.run import train
 
-    train(Path(prepared), TrainConfig.from_dict(train_cfg), Path(out), resume=True,
-          progress=False, reuse={k: Path(v) for k, v in (reuse or {}).items()})
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        train(Path(prepared), TrainConfig.from_dict(train_cfg), Path(out), resume=True,
+              progress=False, reuse={k: Path(v) for k, v in (reuse or {}).items()})
+    finally:
+        torch.set_num_threads(before)  # jobs=1 runs in the caller's process
     return out
 
 

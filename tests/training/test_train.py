@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import SMOKE, Tiny
 from safetensors import safe_open
 from safetensors.torch import load_file
 
@@ -19,8 +20,6 @@ from depscreen.errors import DepscreenError
 from depscreen.models import list_models
 from depscreen.training.config import TrainConfig
 from depscreen.training.run import load_run_model, train
-
-from conftest import SMOKE, Tiny
 
 DEV_METRICS = {"dev_ua", "dev_f1", "dev_wa", "dev_participant_ua", "dev_participant_f1"}
 REPO = Path(__file__).resolve().parents[2]

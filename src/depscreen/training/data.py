@@ -91,7 +91,9 @@ def eval_loader(ds: UtteranceDataset, batch_size: int, num_workers: int = 0) -> 
 
 class ShardedBatchSampler(Sampler[list[int]]):
     """Rank `rank` of `world_size` takes every world_size-th batch; all ranks get equally many
-    (DDP needs the same number of steps everywhere)."""
+    (DDP needs the same number of steps everywhere). Like DistributedSampler, the epoch's
+    batches are padded by repeating its first ones rather than dropping the remainder, so a
+    train split with fewer batches than ranks still trains (dropping left no step at all)."""
 
     def __init__(self, inner: LengthBucketSampler, rank: int, world_size: int):
         self.inner, self.rank, self.world_size = inner, rank, world_size
@@ -101,11 +103,12 @@ class ShardedBatchSampler(Sampler[list[int]]):
 
     def __iter__(self):
         batches = list(self.inner)
-        usable = len(batches) - len(batches) % self.world_size
-        yield from batches[self.rank:usable:self.world_size]
+        total = len(self) * self.world_size
+        batches = (batches * (-(-total // max(len(batches), 1))))[:total]
+        yield from batches[self.rank::self.world_size]
 
     def __len__(self) -> int:
-        return len(self.inner) // self.world_size
+        return -(-len(self.inner) // self.world_size)
 
 
 def build_data(corpus: Corpus, cfg: TrainConfig, cache_dir: Path, progress: bool = True,

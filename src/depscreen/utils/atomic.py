@@ -8,9 +8,25 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from functools import cache
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
+
+
+@cache
+def _file_mode() -> int:
+    # mkstemp creates 0600 files; give outputs the permissions a plain open() would (umask).
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def _mkstemp(path: Path, suffix: str) -> str:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    os.close(fd)
+    os.chmod(tmp, _file_mode())
+    return tmp
 
 
 @contextlib.contextmanager
@@ -18,8 +34,7 @@ def atomic_open(path: str | Path, mode: str = "w", **kwargs) -> Iterator[IO]:
     """Open a temporary file beside `path`; on success rename it over `path`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    tmp = _mkstemp(path, ".tmp")
     try:
         with open(tmp, mode, **kwargs) as f:
             yield f
@@ -47,8 +62,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path for writers that take a filename (soundfile, safetensors, savefig)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix or ".tmp", dir=path.parent)
-    os.close(fd)
+    tmp = _mkstemp(path, path.suffix or ".tmp")
     try:
         yield Path(tmp)
         os.replace(tmp, path)

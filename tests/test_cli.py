@@ -1,0 +1,67 @@
+"""The command line: help for every command; a user's mistake is one `error:` line, exit 1,
+no traceback."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from depscreen import __version__
+from depscreen.cli import app
+
+COMMANDS = sorted(typer.main.get_command(app).commands)
+runner = CliRunner()
+
+
+def test_top_level_help_lists_the_commands() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0, result.output
+    assert {"synth", "prepare", "train", "evaluate", "reproduce"} <= set(COMMANDS)
+    for name in COMMANDS:
+        assert name in result.output
+    assert "not a diagnostic device" in " ".join(result.output.split())
+
+
+def test_version() -> None:
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.output.strip() == f"depscreen {__version__}"
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_subcommand_help(command: str) -> None:
+    result = runner.invoke(app, [command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert f"depscreen {command}" in result.output or f"{command} [OPTIONS]" in result.output
+    assert "--help" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["prepare", "--corpus", "daic-woz", "--root", "/nonexistent/daic",
+          "--out", "{tmp}/prepared"], ["/nonexistent/daic", "does not exist"]),
+        (["train", "--prepared", "{tmp}/prepared", "--model", "bilstm-text",
+          "--out", "{tmp}/run", "--batch-size", "0"], ["batch_size", ">= 1"]),
+        (["evaluate", "{tmp}"], ["{tmp}", "not a finished run"]),
+    ],
+    ids=["prepare-missing-root", "train-bad-batch-size", "evaluate-not-a-run"],
+)
+def test_user_error_is_one_line_without_traceback(
+    args: list[str], expected: list[str], tmp_path: Path, cli_cmd: list[str],
+    cli_env: dict[str, str],
+) -> None:
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    res = subprocess.run([*cli_cmd, *argv], env=cli_env, capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 1, res.stderr
+    assert "Traceback" not in res.stderr + res.stdout
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1, res.stderr
+    assert lines[0].startswith("error: ")
+    for text in expected:
+        assert text.replace("{tmp}", str(tmp_path)) in lines[0]
+    assert not (tmp_path / "prepared").exists() and not (tmp_path / "run").exists()

@@ -1,0 +1,209 @@
+"""`reproduce` end to end on the tiny corpus: all seven models, two seeds, every output
+checked; a second call trains nothing."""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import SMOKE, Tiny
+
+import depscreen.reproduce as reproduce_mod
+from depscreen import CAVEAT
+from depscreen.reproduce import TABLE_MODELS, ReproduceConfig, reproduce, run_dir
+
+PNG = b"\x89PNG\r\n\x1a\n"
+SEEDS = 2
+# Short, coarse log-Mel windows: the recurrent speech models step through 100 frames at most
+# instead of 800 (the smoke test's time goes into LSTM steps). Also checks that reproduce
+# extracts and trains with the overridden audio config.
+OVERRIDES = {**SMOKE, "audio": {"max_seconds": 2.0, "hop_ms": 20.0}}
+VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
+        "track", "wbr"}
+URL_ATTRS = {"src", "href", "srcset", "data", "action", "poster", "background", "formaction"}
+
+
+class _Page(HTMLParser):
+    """Checks that non-void tags balance; collects URL-valued attributes and the text."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.stack: list[str] = []
+        self.errors: list[str] = []
+        self.urls: list[tuple[str, str, str]] = []
+        self.tags: list[str] = []
+        self.text: list[str] = []
+        self.styles: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        for name, value in attrs:
+            if name in URL_ATTRS:
+                self.urls.append((tag, name, value or ""))
+            if name == "style":
+                self.styles.append(value or "")
+        if tag not in VOID:
+            self.stack.append(tag)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        for name, value in attrs:
+            if name in URL_ATTRS:
+                self.urls.append((tag, name, value or ""))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in VOID:
+            self.errors.append(f"end tag for void element <{tag}>")
+        elif not self.stack or self.stack[-1] != tag:
+            self.errors.append(f"</{tag}> closes <{self.stack[-1] if self.stack else None}>")
+        else:
+            self.stack.pop()
+
+    def handle_data(self, data: str) -> None:
+        if self.stack and self.stack[-1] == "style":
+            self.styles.append(data)
+        self.text.append(data)
+
+
+@pytest.fixture(scope="module")
+def reproduced(tiny: Tiny, tmp_path_factory: pytest.TempPathFactory
+               ) -> tuple[ReproduceConfig, dict]:
+    out = tmp_path_factory.mktemp("reproduce")
+    cfg = ReproduceConfig(corpus="daic-woz", root=tiny.root, out=out, seeds=SEEDS,
+                          train_overrides=OVERRIDES, jobs=1, n_boot=200)
+    summary = reproduce(cfg, progress=False)
+    return cfg, summary
+
+
+def test_table(reproduced: tuple[ReproduceConfig, dict]) -> None:
+    cfg, _ = reproduced
+    table = pd.read_csv(cfg.out / "table.csv")
+    assert len(table) == len(TABLE_MODELS) * 2 == 14
+    assert table["model"].tolist() == [m for m in TABLE_MODELS for _ in range(2)]
+    assert table["level"].tolist() == ["utterance", "participant"] * len(TABLE_MODELS)
+    assert (table["seeds"] == SEEDS).all()
+    for key in ("f1_macro", "wa", "ua"):
+        for col in (f"{key}_mean", f"{key}_std", f"{key}_ci_low", f"{key}_ci_high"):
+            assert table[col].between(0, 100).all(), col
+        assert (table[f"{key}_ci_low"] <= table[f"{key}_ci_high"]).all()
+
+    for row in table.itertuples():
+        name, paper = TABLE_MODELS[row.model]
+        assert row.name == name
+        if paper is None:
+            assert math.isnan(row.paper_f1_macro)
+        else:
+            assert (row.paper_f1_macro, row.paper_wa, row.paper_ua) == paper
+        # mean and std over the seeds' own test metrics (RUN/eval-test/metrics.json)
+        values = [json.loads((run_dir(cfg, row.model, s) / "eval-test" / "metrics.json")
+                             .read_text())[row.level]["f1_macro"] for s in range(SEEDS)]
+        assert row.f1_macro_mean == pytest.approx(100 * np.mean(values), abs=1e-3)
+        assert row.f1_macro_std == pytest.approx(100 * np.std(values, ddof=1), abs=1e-3)
+
+    md = (cfg.out / "table.md").read_text().strip().splitlines()
+    assert len(md) == 2 + len(TABLE_MODELS)
+    for line, (name, _) in zip(md[2:], TABLE_MODELS.values(), strict=True):
+        assert line.startswith(f"| {name} |") and line.count("±") == 6
+
+
+def test_figures_gender_and_summary(tiny: Tiny, reproduced: tuple[ReproduceConfig, dict]
+                                    ) -> None:
+    cfg, summary = reproduced
+    assert (cfg.out / "confusion_matrix.png").read_bytes().startswith(PNG)
+
+    gender = pd.read_csv(cfg.out / "gender.csv")
+    assert gender["model"].tolist() == list(TABLE_MODELS)
+    n_test = len(tiny.corpus.by_split("test"))
+    assert ((gender["male_n"] + gender["female_n"]) == n_test).all()
+    assert {"male_f1", "female_f1", "male_ua", "female_ua", "f1_gap", "ua_gap"} <= set(gender)
+
+    on_disk = json.loads((cfg.out / "summary.json").read_text())
+    assert on_disk["seeds"] == list(range(SEEDS)) == summary["seeds"]
+    assert on_disk["corpus"] == "daic-woz"
+    assert len(on_disk["table"]) == 14
+    assert on_disk["reproduce_config"]["train_overrides"] == OVERRIDES
+    config = json.loads((run_dir(cfg, "lstm-speech", 0) / "config.json").read_text())
+    assert config["features"]["audio"]["hop_ms"] == 20.0
+    assert "git_commit" in on_disk["environment"]
+
+
+def test_report_is_self_contained_html(reproduced: tuple[ReproduceConfig, dict]) -> None:
+    cfg, _ = reproduced
+    page_text = (cfg.out / "report.html").read_text(encoding="utf-8")
+    assert page_text.lstrip().lower().startswith("<!doctype html>")
+    page = _Page()
+    page.feed(page_text)
+    page.close()
+    assert not page.errors, page.errors[:5]
+    assert not page.stack, f"unclosed tags: {page.stack}"
+
+    # Nothing is fetched from anywhere: every URL is an inline data: URI.
+    assert page.urls, "the report should embed its figures"
+    for tag, attr, value in page.urls:
+        assert value.startswith("data:"), f"<{tag} {attr}={value[:60]!r}> is not inline"
+    for css in page.styles:
+        assert "@import" not in css
+        assert all(u.strip("'\" ").startswith("data:") for u in re.findall(r"url\(([^)]*)\)", css))
+    assert "script" not in page.tags and "iframe" not in page.tags
+
+    images = [v for t, a, v in page.urls if t == "img" and a == "src"]
+    assert len(images) >= 4  # Fig. 1 (statements, participants), curves, probabilities
+    for uri in images:
+        assert uri.startswith("data:image/png;base64,")
+        assert base64.b64decode(uri.split(",", 1)[1], validate=True).startswith(PNG)
+
+    text = " ".join(" ".join(page.text).split())
+    assert "not a diagnostic device" in text and " ".join(CAVEAT.split()) in text
+    assert "table" in page.tags
+    for name, _ in TABLE_MODELS.values():
+        assert name in text
+
+
+def test_second_call_trains_nothing(reproduced: tuple[ReproduceConfig, dict],
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg, _ = reproduced
+    runs = [run_dir(cfg, m, s) for m in TABLE_MODELS for s in range(SEEDS)]
+    stamps = {p: p.stat().st_mtime_ns for r in runs
+              for p in (r / "done.json", r / "weights.safetensors")}
+    table_before = (cfg.out / "table.csv").read_text()
+
+    def no_training(*args, **kwargs):
+        raise AssertionError(f"a finished run was trained again: {args[2:3]}")
+
+    monkeypatch.setattr(reproduce_mod, "_train_job", no_training)
+    import depscreen.training.run as run_mod
+
+    monkeypatch.setattr(run_mod, "fit_model", no_training)
+    reproduce(cfg, progress=False)
+
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
+    # Same runs, same test split, same bootstrap seed: the same table.
+    assert (cfg.out / "table.csv").read_text() == table_before
+
+
+def test_decision_fusion_reuses_the_lstm_cnn_runs(reproduced: tuple[ReproduceConfig, dict]
+                                                  ) -> None:
+    cfg, _ = reproduced
+    for seed in range(SEEDS):
+        spec = json.loads((run_dir(cfg, "decision-fusion", seed) / "model.json").read_text())
+        assert {k: Path(v) for k, v in spec["sub_runs"].items()} == {
+            m: run_dir(cfg, f"lstm-cnn-{m}", seed) for m in ("text", "speech")}
+
+
+def test_parallel_jobs(tiny: Tiny, tmp_path: Path) -> None:
+    """Two runs in two spawned worker processes (the default when CPUs allow)."""
+    models = ["bilstm-text", "lstm-cnn-text"]
+    cfg = ReproduceConfig(corpus="daic-woz", root=tiny.root, out=tmp_path, seeds=1,
+                          models=models, train_overrides=dict(SMOKE), jobs=2, n_boot=50)
+    reproduce(cfg, progress=False)
+    for model in models:
+        assert (run_dir(cfg, model, 0) / "done.json").is_file()
+    table = pd.read_csv(cfg.out / "table.csv")
+    assert table["model"].tolist() == [m for m in models for _ in range(2)]
