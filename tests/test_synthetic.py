@@ -144,6 +144,31 @@ def test_signal_zero_removes_the_channel():
         assert syn.p_negative(plan, persona, "Sleep", 0.0) == pytest.approx(expected)
 
 
+def test_text_signal_zero_makes_the_words_independent_of_the_phq8():
+    config = SynthConfig(participants=40, text_signal=0)
+    plans = plan_corpus(config)
+    healthy = next(p for p in plans if p.score == 0)
+    depressed = max(plans, key=lambda p: p.score)
+    persona = syn.make_persona(healthy, config)
+    for topic in syn.TOPICS:
+        answers = [
+            syn.compose_answer(np.random.default_rng(5), topic, plan, persona, 0.0)
+            for plan in (healthy, depressed)
+        ]
+        assert answers[0] == answers[1]
+    # ...and the knob is live: more negative answers for the depressed participant when on.
+    negatives = {
+        signal: sum(
+            syn.compose_answer(np.random.default_rng(k), syn.TOPICS[3], depressed, persona, signal)[
+                1
+            ]
+            for k in range(200)
+        )
+        for signal in (0.0, 1.0)
+    }
+    assert negatives[1.0] > negatives[0.0] + 20
+
+
 def test_depression_shifts_both_channels_at_default_strength():
     config = SynthConfig()
     plans = plan_corpus(config)

@@ -490,7 +490,7 @@ def clean_text(value: str) -> str:
 # ----------------------------------------------------------------------------- persona
 # Calibrated with bench/calibrate_synth.py (see bench/calibrate_synth.md).
 TEXT_BASE_LOGIT = -2.0  # P(negative answer) without depression ~ 12 %
-TEXT_GAIN = 3.3  # logit per unit of relevant severity (0-1), times text_signal
+TEXT_GAIN = 3.0  # logit per unit of relevant severity (0-1), times text_signal
 TEXT_PERSON_SD = 1.4  # person-level tendency to talk negatively, unrelated to the label
 SPEECH_GAIN = 1.1  # prosodic shift per unit of speech severity, times speech_signal
 SPEECH_CENTER = 0.2  # severity at which the shift is zero
@@ -595,7 +595,8 @@ def _addon(
     if rng.random() < 0.3:
         return _pick(rng, NEUTRAL_ADDONS)
     if rng.random() < p_negative(plan, persona, None, text_signal):
-        w = np.array(plan.items, dtype=float) + 0.3
+        # Which symptom follows the item profile, scaled like everything else in the channel.
+        w = text_signal * np.array(plan.items, dtype=float) + 0.3
         item = PHQ8_ITEMS[int(rng.choice(len(w), p=w / w.sum()))]
         return _pick(rng, NEGATIVE_ADDONS[item])
     return _pick(rng, POSITIVE_ADDONS)
@@ -826,6 +827,8 @@ def _topic_order(config: SynthConfig, sid: int) -> list[Topic]:
 
 @dataclass
 class RenderedSession:
+    """One rendered interview, before it is written to disk."""
+
     audio: np.ndarray  # int16
     lines: list[_Line]
     persona: Persona

@@ -71,7 +71,7 @@ def speech_segments(
     for s, e in runs:
         if e - s < min_speech:
             continue
-        out.append((round(max(0.0, s - pad), 3), round(min(duration, e + pad), 3)))
+        out.append((round(float(max(0.0, s - pad)), 3), round(float(min(duration, e + pad)), 3)))
     # Padding can make neighbours touch: merge overlaps.
     merged: list[tuple[float, float]] = []
     for s, e in out:

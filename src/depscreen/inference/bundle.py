@@ -338,7 +338,17 @@ def load_run(run: str | Path) -> LoadedModel:
         sentence_encoder=_encoder_name() if text_input == "embedding" else None,
     )
     _check_vocab(loaded)
+    _calibration_warning(loaded)
     return loaded
+
+
+def _calibration_warning(loaded: LoadedModel) -> None:
+    cal = loaded.calibration
+    if cal.get("method") == "decision-fusion" and not cal.get("calibrated", True):
+        loaded.warnings.append("this decision-fusion model was never calibrated on dev; its "
+                               "probabilities are not calibrated")
+    elif cal.get("method") == "identity" and loaded.name != "decision-fusion":
+        loaded.warnings.append(f"probabilities are not calibrated ({cal.get('detail', '')})")
 
 
 def _encoder_name() -> str:
@@ -415,10 +425,10 @@ def export_bundle(run: str | Path, out: str | Path, force: bool = False) -> Load
     Refuses to replace an existing file unless `force`.
     """
     run, out = Path(run), Path(out)
-    if out.exists() and not force:
-        raise BundleError("file exists; choose another --out or pass --force", out)
     if out.is_dir():
         raise BundleError("is a folder; --out names the bundle file to write", out)
+    if out.exists() and not force:
+        raise BundleError("file exists; choose another --out or pass --force", out)
     loaded = load_run(run)
     weights = (run / "weights.safetensors").read_bytes()
     data = build_bundle(loaded, weights)
@@ -606,6 +616,7 @@ def load_bundle_bytes(data: bytes, path: str | Path = "<bundle>") -> LoadedModel
         sentence_encoder=features.get("sentence_encoder"),
     )
     _check_vocab(loaded)
+    _calibration_warning(loaded)
     if loaded.sentence_encoder and loaded.sentence_encoder != _encoder_name():
         loaded.warnings.append(
             f"the model was trained with sentence encoder {loaded.sentence_encoder}; "

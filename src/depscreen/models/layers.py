@@ -1,4 +1,4 @@
-"""Length-aware building blocks: masks, masked pooling, packed LSTMs, masked 2-D pooling.
+"""Length-aware building blocks: masks, masked pooling, LSTMs, frame filling and stacking.
 
 The contract these keep: a sequence's output depends only on its valid steps, never on how
 much zero padding the batch added (so a session scores the same whatever it is batched with),
@@ -102,7 +102,7 @@ class _FillFramesInplace(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x: Tensor, fill: Tensor, lo: int, hi: int, value: float) -> Tensor:  # type: ignore[override]
+    def forward(ctx, x: Tensor, fill: Tensor, lo: int, hi: int, value: float) -> Tensor:
         x[:, :, lo:hi].masked_fill_(fill, value)
         ctx.mark_dirty(x)
         ctx.save_for_backward(fill)
@@ -110,7 +110,7 @@ class _FillFramesInplace(torch.autograd.Function):
         return x
 
     @staticmethod
-    def backward(ctx, grad: Tensor) -> tuple[Tensor, None, None, None, None]:  # type: ignore[override]
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, None, None, None, None]:
         (fill,) = ctx.saved_tensors
         grad = grad.clone(memory_format=torch.preserve_format)
         grad[:, :, ctx.lo : ctx.hi].masked_fill_(fill, 0.0)

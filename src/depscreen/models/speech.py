@@ -210,7 +210,10 @@ class MelConvStack(nn.Module):
             x = conv(x)  # (B, C, ceil(T / s), ceil(F / s))
             lengths = ceil_div(lengths, s)
             if pt > 1:  # a window straddling a row's end must see only its valid frames
-                x = fill_frames(x, lengths, ceil_div(lengths, pt) * pt, -math.inf, inplace=True)
+                # Untracked by autograd: a -inf never wins a window that holds a valid frame,
+                # so the pool's backward gives these frames no gradient anyway.
+                with torch.no_grad():
+                    fill_frames(x, lengths, ceil_div(lengths, pt) * pt, -math.inf, inplace=True)
             if pt > 1 or pf > 1:
                 x = F.max_pool2d(x, (pt, pf), ceil_mode=True)  # (B, C, ceil(T/pt), ...)
                 lengths = ceil_div(lengths, pt)

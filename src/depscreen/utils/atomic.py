@@ -8,8 +8,8 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from functools import cache
 from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
 from typing import IO
 
