@@ -39,37 +39,39 @@ def split_ref(ref: str) -> tuple[Path, str | None]:
 
 
 @contextlib.contextmanager
+def _ref_errors(ref: str) -> Iterator[None]:
+    """Missing files, zip members and broken zips as AudioError naming the file."""
+    path, member = split_ref(ref)
+    try:
+        yield
+    except FileNotFoundError as e:
+        raise AudioError("file not found", ref) from e
+    except KeyError as e:
+        raise AudioError(f"no member {member!r} in the zip archive", path) from e
+    except zipfile.BadZipFile as e:
+        raise AudioError("not a valid zip archive", path) from e
+
+
+@contextlib.contextmanager
 def open_ref(ref: str) -> Iterator[IO[bytes]]:
     """Open an audio reference as a seekable binary file object."""
     path, member = split_ref(ref)
-    try:
+    with _ref_errors(ref):
         if member is None:
             with open(path, "rb") as f:
                 yield f
         else:
             with zipfile.ZipFile(path) as z, z.open(member) as f:
                 yield f
-    except FileNotFoundError as e:
-        raise AudioError("file not found", ref) from e
-    except KeyError as e:
-        raise AudioError(f"no member {member!r} in the zip archive", path) from e
-    except zipfile.BadZipFile as e:
-        raise AudioError("not a valid zip archive", path) from e
 
 
 def ref_size(ref: str) -> int:
     path, member = split_ref(ref)
-    try:
+    with _ref_errors(ref):
         if member is None:
             return path.stat().st_size
         with zipfile.ZipFile(path) as z:
             return z.getinfo(member).file_size
-    except FileNotFoundError as e:
-        raise AudioError("file not found", ref) from e
-    except KeyError as e:
-        raise AudioError(f"no member {member!r} in the zip archive", path) from e
-    except zipfile.BadZipFile as e:
-        raise AudioError("not a valid zip archive", path) from e
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,11 @@ def audio_info(ref: str, max_bytes: int = DEFAULT_MAX_BYTES) -> AudioInfo:
 
 
 def _short(e: Exception) -> str:
-    return str(e).splitlines()[0][:120] if str(e) else type(e).__name__
+    """libsndfile's reason without its file-object repr ("Error opening <...>: reason")."""
+    text = str(e).splitlines()[0] if str(e) else type(e).__name__
+    if text.startswith("Error opening") and ">: " in text:
+        text = text.split(">: ", 1)[1]
+    return text.rstrip(".")[:120]
 
 
 def load_audio(
