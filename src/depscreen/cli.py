@@ -62,13 +62,13 @@ def synth(
         float, typer.Option(help="Strength of depression cues in the prosody (0 = none).")
     ] = 1.0,
     minutes: Annotated[
-        float | None, typer.Option(help="Interview length in minutes [default: 3].")
+        float | None, typer.Option(help="Interview length in minutes (default 3).")
     ] = None,
     questions: Annotated[
         int | None, typer.Option(help="Interview length as a number of questions instead.")
     ] = None,
     jobs: Annotated[
-        int | None, typer.Option(help="Worker processes [default: CPU count].")
+        int | None, typer.Option(help="Worker processes (default: the CPU count).")
     ] = None,
     force: Annotated[
         bool, typer.Option("--force", help="Replace a corpus made with other settings.")
