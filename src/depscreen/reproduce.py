@@ -77,6 +77,28 @@ def _train_job(prepared: str, train_cfg: dict, out: str, reuse: dict | None, thr
     return out
 
 
+def _evaluation_current(run: Path, aggregation: str) -> bool:
+    metrics = run / "eval-test" / "metrics.json"
+    if not metrics.is_file() or metrics.stat().st_mtime_ns < (run / "done.json").stat().st_mtime_ns:
+        return False
+    return json.loads(metrics.read_text()).get("aggregation") == aggregation
+
+
+def _run_job(prepared: str, train_cfg: dict, out: str, reuse: dict | None, threads: int,
+             aggregation: str) -> str:
+    """Train (unless finished), then score on test with dev thresholds (unless done)."""
+    from depscreen.training.run import is_finished
+
+    run = Path(out)
+    if not is_finished(run):
+        _train_job(prepared, train_cfg, out, reuse, threads)
+    if not _evaluation_current(run, aggregation):
+        from depscreen.evaluation.evaluate import evaluate_run
+
+        evaluate_run(run, "test", out=run / "eval-test", aggregation=aggregation)
+    return out
+
+
 def _jobs_and_threads(cfg: ReproduceConfig, n_runs: int) -> tuple[int, int]:
     cpus = os.cpu_count() or 1
     jobs = max(1, min(cfg.jobs or cpus, n_runs))
@@ -126,21 +148,19 @@ def reproduce(cfg: ReproduceConfig, progress: bool = True, console=None) -> dict
                      if f"lstm-cnn-{m}" in cfg.models}
             jobs_spec.append(("decision-fusion", seed, tc, reuse))
 
-    todo = [j for j in jobs_spec if not is_finished(run_dir(cfg, j[0], j[1]))]
+    todo = [j for j in jobs_spec if not (is_finished(run_dir(cfg, j[0], j[1]))
+                                         and _evaluation_current(run_dir(cfg, j[0], j[1]),
+                                                                 cfg.aggregation))]
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())
     with Progress(*columns, console=console, disable=not progress, transient=False) as bar:
-        task = bar.add_task("training runs", total=len(jobs_spec),
+        task = bar.add_task("training + test scoring", total=len(jobs_spec),
                             completed=len(jobs_spec) - len(todo))
         first = [j for j in todo if j[3] is None]
         later = [j for j in todo if j[3] is not None]
         for phase in (first, later):
             _run_phase(phase, prepared, cfg, bar, task)
-        eval_task = bar.add_task("evaluating on test", total=len(jobs_spec))
-        results = []
-        for model, seed, _tc, _ in jobs_spec:
-            results.append(_evaluate(cfg, model, seed))
-            bar.advance(eval_task)
+    results = [_load_result(cfg, model, seed) for model, seed, _tc, _ in jobs_spec]
     summary = build_outputs(cfg, prep, results, seeds)
     return summary
 
@@ -151,18 +171,19 @@ def _run_phase(phase, prepared: Path, cfg: ReproduceConfig, bar, task) -> None:
     jobs, threads = _jobs_and_threads(cfg, len(phase))
     if jobs == 1:
         for model, seed, tc, reuse in phase:
-            bar.update(task, description=f"training {model} (seed {seed})")
-            _train_job(str(prepared), tc.to_dict(), str(run_dir(cfg, model, seed)), reuse, threads)
+            bar.update(task, description=f"{model} (seed {seed})")
+            _run_job(str(prepared), tc.to_dict(), str(run_dir(cfg, model, seed)), reuse, threads,
+                     cfg.aggregation)
             bar.advance(task)
         return
     # Forked workers would inherit the parent's torch thread pools; spawn starts clean.
     with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as pool:
         futures = {
-            pool.submit(_train_job, str(prepared), tc.to_dict(), str(run_dir(cfg, model, seed)),
-                        reuse, threads): (model, seed)
+            pool.submit(_run_job, str(prepared), tc.to_dict(), str(run_dir(cfg, model, seed)),
+                        reuse, threads, cfg.aggregation): (model, seed)
             for model, seed, tc, reuse in phase
         }
-        bar.update(task, description=f"training ({jobs} in parallel)")
+        bar.update(task, description=f"training + test scoring ({jobs} in parallel)")
         for fut in as_completed(futures):
             fut.result()  # re-raise a worker's error here
             bar.advance(task)
@@ -177,10 +198,10 @@ def _extract_all_features(prepared: Path, corpus, cfg: ReproduceConfig, progress
     extract_corpus(corpus, audio_cfg, prepared / "features", progress=progress)
 
 
-def _evaluate(cfg: ReproduceConfig, model: str, seed: int) -> dict:
-    """Test-split evaluation of one run (also written to RUN/eval-test)."""
-    from depscreen.evaluation.evaluate import evaluate_run
+def _load_result(cfg: ReproduceConfig, model: str, seed: int) -> dict:
+    """One run's test evaluation, as written by its job into RUN/eval-test."""
+    from depscreen.evaluation.evaluate import load_evaluation
 
     run = run_dir(cfg, model, seed)
-    ev = evaluate_run(run, "test", out=run / "eval-test", aggregation=cfg.aggregation)
-    return {"model": model, "seed": seed, "run": run, "evaluation": ev}
+    return {"model": model, "seed": seed, "run": run,
+            "evaluation": load_evaluation(run / "eval-test")}

@@ -114,14 +114,25 @@ def evaluate_run(run: Path, split: str = "test", out: Path | None = None,
     return ev
 
 
+def load_evaluation(folder: Path) -> Evaluation:
+    """An evaluation written by `write_evaluation`, read back (no model, no features)."""
+    folder = Path(folder)
+    metrics = json.loads((folder / "metrics.json").read_text())
+    read = {"dtype": {"session_id": str}}
+    return Evaluation(metrics, pd.read_csv(folder / "utterance_predictions.csv", **read),
+                      pd.read_csv(folder / "predictions.csv", **read))
+
+
 def write_evaluation(ev: Evaluation, out: Path, title: str) -> None:
     from depscreen.evaluation.figures import save_confusion_matrix
 
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "metrics.json", json.dumps(ev.metrics, indent=2) + "\n")
+    (out / "metrics.json").unlink(missing_ok=True)
     atomic_write_text(out / "predictions.csv", ev.participants.to_csv(index=False))
     atomic_write_text(out / "utterance_predictions.csv", ev.utterances.to_csv(index=False))
     for level in LEVELS:
         cm = np.array(ev.metrics[level]["confusion_matrix"])
         save_confusion_matrix(cm, out / f"confusion_matrix_{level}.png",
                               title=f"{title} — {level} level")
+    # Last: its presence marks a complete evaluation.
+    atomic_write_text(out / "metrics.json", json.dumps(ev.metrics, indent=2) + "\n")

@@ -156,6 +156,8 @@ def fit_model(cfg: TrainConfig, data: DataBundle, out: Path, resume: bool, progr
     from depscreen.training.module import LitClassifier
 
     _quiet_lightning()
+    # Recurrent gradients decay into subnormal floats, which x86 processes ~100x slower.
+    torch.set_flush_denormal(True)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     model = create_model(cfg.model, **data.model_kwargs(cfg))
     lit = LitClassifier(model, lr=cfg.lr, weight_decay=cfg.weight_decay,
