@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One entry point for a fresh machine with only Python 3.11 and pip:
-#   bash dev.sh main   -> creates .venv, installs depscreen, runs the main job
+#   bash dev.sh main   -> creates .venv, installs depscreen, reproduces Table I on the
+#                         embedded synthetic corpus (depscreen reproduce)
 #   bash dev.sh test   -> creates .venv, installs depscreen + test tools, runs the suite
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -18,7 +19,7 @@ case "${1:-}" in
     main)
         venv
         shift
-        .venv/bin/depscreen prepare --corpus synthetic --root data/synthetic --out data/prepared "$@"
+        .venv/bin/depscreen reproduce --out runs/reproduce "$@"
         ;;
     test)
         venv

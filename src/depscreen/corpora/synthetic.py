@@ -54,7 +54,7 @@ from depscreen.corpora.records import PHQ8_CUTOFF, PHQ8_ITEMS
 from depscreen.errors import ConfigError, CorpusError
 from depscreen.utils.atomic import atomic_write_bytes, atomic_write_text
 
-GENERATOR_VERSION = 1  # bump whenever the bytes written for a given config change
+GENERATOR_VERSION = 3  # bump whenever the bytes written for a given config change
 SIDECAR = "depscreen_synth.json"
 STATE_DIR = ".depscreen_synth"
 
@@ -490,12 +490,12 @@ def clean_text(value: str) -> str:
 # ----------------------------------------------------------------------------- persona
 # Calibrated with bench/calibrate_synth.py (see bench/calibrate_synth.md).
 TEXT_BASE_LOGIT = -2.0  # P(negative answer) without depression ~ 12 %
-TEXT_GAIN = 3.0  # logit per unit of relevant severity (0-1), times text_signal
+TEXT_GAIN = 2.5  # logit per unit of relevant severity (0-1), times text_signal
 TEXT_PERSON_SD = 1.4  # person-level tendency to talk negatively, unrelated to the label
 SPEECH_GAIN = 1.1  # prosodic shift per unit of speech severity, times speech_signal
 SPEECH_CENTER = 0.2  # severity at which the shift is zero
 SPEECH_LABEL_WEIGHT = 0.6  # speech severity = 0.6 * label + 0.4 * score / 24
-SPEECH_PERSON_SD = 0.7  # person-level variation in how depression shows in speech
+SPEECH_PERSON_SD = 0.45  # person-level variation in how depression shows in speech
 
 MALE_VARIANTS = ("m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "michel", "miguel", "travis")
 FEMALE_VARIANTS = ("f1", "f2", "f3", "f4", "f5", "Alicia")
@@ -523,15 +523,15 @@ class Persona:
         """eSpeak parameters for one phrase: the person's baseline, shifted, with jitter."""
         s = self.speech_shift
         return {
-            "rate": int(np.clip(self.rate - 32.0 * s + rng.normal(0, 7), 90, 260)),
+            "rate": int(np.clip(self.rate - 48.0 * s + rng.normal(0, 7), 90, 260)),
             "pitch": int(np.clip(self.pitch - 5.0 * s + rng.normal(0, 3), 5, 95)),
-            "pitch_range": int(np.clip(self.pitch_range - 22.0 * s + rng.normal(0, 6), 2, 100)),
+            "pitch_range": int(np.clip(self.pitch_range - 33.0 * s + rng.normal(0, 6), 2, 100)),
             "volume": int(np.clip(self.volume - 15.0 * s + rng.normal(0, 5), 25, 140)),
-            "word_gap": int(np.clip(round(2.0 * s + rng.normal(0, 0.7)), 0, 8)),
+            "word_gap": int(np.clip(round(3.0 * s + rng.normal(0, 0.7)), 0, 8)),
         }
 
     def phrase_pause(self, rng: np.random.Generator) -> float:
-        return float(self.pause * math.exp(0.7 * self.speech_shift + rng.normal(0, 0.35)))
+        return float(self.pause * math.exp(1.0 * self.speech_shift + rng.normal(0, 0.35)))
 
     def response_latency(self, rng: np.random.Generator) -> float:
         return float(self.latency * math.exp(0.8 * self.speech_shift + rng.normal(0, 0.4)))
