@@ -345,6 +345,11 @@ def reproduce(
     aggregation: Annotated[
         str, typer.Option("--aggregation", help="mean or majority (participant level).")
     ] = "mean",
+    cold_fusion: Annotated[
+        bool,
+        typer.Option("--cold-fusion", help="Train the fusion model from scratch instead of "
+                     "initialising its branches from the same seed's LSTM-CNN runs."),
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress display.")] = False,
 ) -> None:
     """Reproduce the paper's Table I and Fig. 1: train, select on dev, score on test, report.
@@ -365,6 +370,7 @@ def reproduce(
         aggregation=aggregation,
         synth={"participants": participants} if participants else {},
         train_overrides={"max_epochs": epochs} if epochs else {},
+        warm_start_fusion=not cold_fusion,
     )
     run_reproduce(cfg, progress=not quiet, console=console)
     out.print((out_dir / "table.md").read_text())

@@ -49,6 +49,9 @@ class ReproduceConfig:
     synth: dict = field(default_factory=dict)  # SynthConfig overrides for the embedded corpus
     train_overrides: dict = field(default_factory=dict)  # TrainConfig overrides (tests, tuning)
     n_boot: int = 1000
+    # Initialise the fusion's branches from the same seed's LSTM-CNN runs, then train it end
+    # to end at a quarter of the learning rate (README, "Reproducing Table I").
+    warm_start_fusion: bool = True
 
     def to_dict(self) -> dict:
         d = dict(self.__dict__)
@@ -84,13 +87,16 @@ def _evaluation_current(run: Path, aggregation: str) -> bool:
     return json.loads(metrics.read_text()).get("aggregation") == aggregation
 
 
-def _run_job(prepared: str, train_cfg: dict, out: str, reuse: dict | None, threads: int,
+def _run_job(prepared: str, train_cfg: dict, out: str, depends: dict | None, threads: int,
              aggregation: str) -> str:
     """Train (unless finished), then score on test with dev thresholds (unless done)."""
     from depscreen.training.run import is_finished
 
     run = Path(out)
     if not is_finished(run):
+        # Decision fusion reuses its dependencies as classifiers; the fusion model is only
+        # initialised from them (via its config's init_from).
+        reuse = depends if train_cfg["model"] == "decision-fusion" else None
         _train_job(prepared, train_cfg, out, reuse, threads)
     if not _evaluation_current(run, aggregation):
         from depscreen.evaluation.evaluate import evaluate_run
@@ -135,10 +141,20 @@ def reproduce(cfg: ReproduceConfig, progress: bool = True, console=None) -> dict
     seeds = list(range(cfg.first_seed, cfg.first_seed + cfg.seeds))
     single = [m for m in cfg.models if m != "decision-fusion"]
     jobs_spec = []
+    from depscreen.training.profiles import get_profile
+
     for seed in seeds:
         for model in single:
-            tc = TrainConfig(model=model, profile=cfg.profile, seed=seed, **cfg.train_overrides)
-            jobs_spec.append((model, seed, tc, None))
+            overrides = dict(cfg.train_overrides)
+            depends = None
+            branches = {m: str(run_dir(cfg, f"lstm-cnn-{m}", seed)) for m in ("text", "speech")}
+            if (model == FUSION_MODEL and cfg.warm_start_fusion
+                    and all(f"lstm-cnn-{m}" in cfg.models for m in branches)):
+                overrides["init_from"] = branches
+                overrides.setdefault("lr", get_profile(cfg.profile).lr / 4)
+                depends = branches
+            tc = TrainConfig(model=model, profile=cfg.profile, seed=seed, **overrides)
+            jobs_spec.append((model, seed, tc, depends))
     if "decision-fusion" in cfg.models:
         for seed in seeds:
             tc = TrainConfig(model="decision-fusion", profile=cfg.profile, seed=seed,
@@ -146,7 +162,7 @@ def reproduce(cfg: ReproduceConfig, progress: bool = True, console=None) -> dict
             # Its per-modality classifiers are exactly the LSTM-CNN runs of the same seed.
             reuse = {m: str(run_dir(cfg, f"lstm-cnn-{m}", seed)) for m in ("text", "speech")
                      if f"lstm-cnn-{m}" in cfg.models}
-            jobs_spec.append(("decision-fusion", seed, tc, reuse))
+            jobs_spec.append(("decision-fusion", seed, tc, reuse or {}))
 
     todo = [j for j in jobs_spec if not (is_finished(run_dir(cfg, j[0], j[1]))
                                          and _evaluation_current(run_dir(cfg, j[0], j[1]),

@@ -37,6 +37,9 @@ class TrainConfig:
     strategy: str = "auto"
     num_workers: int = 0
     limit_train_batches: int | None = None  # for smoke tests only
+    # Fusion only: finished single-modal runs whose encoders initialise the fusion's
+    # branches before end-to-end training, e.g. {"text": RUN, "speech": RUN}.
+    init_from: dict | None = None
 
     def __post_init__(self) -> None:
         profile = get_profile(self.profile)
@@ -77,6 +80,12 @@ class TrainConfig:
             raise bad("monitor", f"must be one of {', '.join(MONITORS)}, got {self.monitor!r}")
         if self.text_input not in TEXT_INPUTS:
             raise bad("text_input", f"must be one of {', '.join(TEXT_INPUTS)}")
+        if self.init_from is not None:
+            if self.model != "bilstm-cnn-fusion":
+                raise bad("init_from", "applies to bilstm-cnn-fusion only")
+            extra = sorted(set(self.init_from) - {"text", "speech"})
+            if extra:
+                raise bad("init_from", f"keys must be text and/or speech, got {extra}")
         if self.devices < 1 or self.num_nodes < 1:
             raise bad("devices/num_nodes", "must be >= 1")
 

@@ -160,6 +160,8 @@ def fit_model(cfg: TrainConfig, data: DataBundle, out: Path, resume: bool, progr
     torch.set_flush_denormal(True)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     model = create_model(cfg.model, **data.model_kwargs(cfg))
+    if cfg.init_from:
+        _init_encoders(model, cfg.init_from, data)
     lit = LitClassifier(model, lr=cfg.lr, weight_decay=cfg.weight_decay,
                         class_weights=data.class_weights if cfg.imbalance == "class-weights" else None,
                         seed=cfg.seed)
@@ -212,6 +214,19 @@ def fit_model(cfg: TrainConfig, data: DataBundle, out: Path, resume: bool, progr
     dev = dev_metrics(sample_session_ids(data.dev), probs, data.dev.labels)
     data.dev_probs = probs
     return model, best_epoch, dev
+
+
+def _init_encoders(model, init_from: dict, data: DataBundle) -> None:
+    """Warm-start the fusion's branches from finished single-modal runs."""
+    sources = {}
+    for modality, run in init_from.items():
+        vocab_file = Path(run) / "vocab.json"
+        if modality == "text" and data.vocab is not None and vocab_file.is_file() and (
+            vocab_file.read_text() != data.vocab.to_json()
+        ):
+            raise DepscreenError("the text run was trained with another vocabulary", vocab_file)
+        sources[f"{modality}_model"] = load_run_model(Path(run))[0]
+    model.init_encoders_from(**sources)
 
 
 def save_weights(model: torch.nn.Module, out: Path, name: str, extra: dict | None = None) -> None:
