@@ -50,6 +50,7 @@ from depscreen.errors import ConfigError, DepscreenError
 from depscreen.features.audio import LOGMEL_VERSION, LogMelConfig
 from depscreen.features.text import TextConfig, Vocabulary
 from depscreen.utils.atomic import atomic_write_bytes
+from depscreen.utils.files import read_limited
 
 BUNDLE_FORMAT = "depscreen-bundle"
 BUNDLE_FORMAT_VERSION = 1
@@ -476,21 +477,8 @@ def _parse_json(data: bytes, name: str, where: Path) -> Any:
 def load_bundle(path: str | Path, max_bytes: int = MAX_BUNDLE_BYTES) -> LoadedModel:
     """Load a `.dsb` bundle; `BundleError` for anything corrupt, modified, foreign or too new."""
     path = Path(path)
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        raise BundleError("file not found", path) from None
-    except OSError as e:
-        raise BundleError(f"cannot read the bundle ({e.strerror})", path) from None
-    if size == 0:
-        raise BundleError("not a depscreen bundle (empty file)", path)
-    if size > max_bytes:
-        raise BundleError(f"file is {size / 1024**2:.0f} MiB, above the bundle limit of "
-                          f"{max_bytes / 1024**2:.0f} MiB", path)
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise BundleError(f"cannot read the bundle ({e.strerror})", path) from None
+    data = read_limited(path, max_bytes, "bundle", BundleError,
+                        empty_message="not a depscreen bundle (empty file)")
     return load_bundle_bytes(data, path)
 
 

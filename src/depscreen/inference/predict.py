@@ -59,6 +59,7 @@ from depscreen.features.audio import logmel, normalise, session_stats, utterance
 from depscreen.features.text import EMBEDDING_DIM, PAD_ID, tokenize
 from depscreen.inference.asr import SPEAKER_NOTE, Recognizer, speech_segments
 from depscreen.inference.bundle import LoadedModel, apply_calibration
+from depscreen.utils.files import read_limited
 
 log = logging.getLogger("depscreen.inference")
 
@@ -209,21 +210,7 @@ def _decode_audio(ref: str, loaded: LoadedModel, max_bytes: int, ctx: _Context) 
 
 def _read_transcript(path: Path, session_id: str, duration: float | None,
                      ctx: _Context) -> list[Utterance]:
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        raise TranscriptError("file not found", path) from None
-    except OSError as e:
-        raise TranscriptError(f"cannot read the transcript ({e.strerror})", path) from None
-    if size == 0:
-        raise TranscriptError("empty file (0 bytes)", path)
-    if size > MAX_TRANSCRIPT_BYTES:
-        raise TranscriptError(f"transcript is {size / 1024**2:.0f} MiB, above the limit of "
-                              f"{MAX_TRANSCRIPT_BYTES / 1024**2:.0f} MiB", path)
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise TranscriptError(f"cannot read the transcript ({e.strerror})", path) from None
+    data = read_limited(path, MAX_TRANSCRIPT_BYTES, "transcript", TranscriptError)
     if b"\x00" in data[:4096]:
         raise TranscriptError("not a text file (binary content); expected a tab- or "
                               "comma-separated transcript", path)
