@@ -96,3 +96,25 @@ def cli_env() -> dict[str, str]:
 def cli_cmd() -> list[str]:
     """The command line that runs the CLI's entry point (`depscreen.cli.main`)."""
     return [sys.executable, "-m", "depscreen.cli"]
+
+
+@pytest.fixture
+def cli(capsys) -> Callable[..., tuple[int, str, str]]:
+    """Run `depscreen ARGS...` in-process through `cli.main` (exit code, stdout, stderr)."""
+    from depscreen import cli as cli_module
+
+    def run(*args) -> tuple[int, str, str]:
+        capsys.readouterr()
+        old = sys.argv
+        sys.argv = ["depscreen", *map(str, args)]
+        try:
+            cli_module.main()
+            code = 0
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        finally:
+            sys.argv = old
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run

@@ -14,7 +14,6 @@ import json
 import logging
 import re
 import socket
-import sys
 from pathlib import Path
 
 import pytest
@@ -48,27 +47,6 @@ def no_network(monkeypatch):
     monkeypatch.setattr(socket, "getaddrinfo", refuse("getaddrinfo"))
     yield attempts
     assert attempts == [], f"network access attempted: {attempts}"
-
-
-@pytest.fixture
-def cli(capsys):
-    from depscreen import cli as cli_module
-
-    def run(*args) -> tuple[int, str, str]:
-        capsys.readouterr()
-        old = sys.argv
-        sys.argv = ["depscreen", *map(str, args)]
-        try:
-            cli_module.main()
-            code = 0
-        except SystemExit as e:
-            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-        finally:
-            sys.argv = old
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,6 @@ own, which the tests use as single-modal models.
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -58,25 +56,3 @@ def dev_session(tiny) -> tuple[str, Path, Path]:
 def two_sessions(tiny) -> list[tuple[str, Path, Path]]:
     """Two sessions of the tiny corpus (any split: inference does not care)."""
     return [_files(s) for s in tiny.corpus.sessions[:2]]
-
-
-@pytest.fixture
-def cli(capsys) -> Callable[..., tuple[int, str, str]]:
-    """Run `depscreen ARGS...` in-process through `cli.main` (exit code, stdout, stderr)."""
-    from depscreen import cli as cli_module
-
-    def run(*args) -> tuple[int, str, str]:
-        capsys.readouterr()
-        old = sys.argv
-        sys.argv = ["depscreen", *map(str, args)]
-        try:
-            cli_module.main()
-            code = 0
-        except SystemExit as e:
-            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-        finally:
-            sys.argv = old
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
