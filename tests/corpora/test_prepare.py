@@ -18,7 +18,7 @@ from depscreen.corpora.prepare import (
     load_prepared,
     prepare,
 )
-from depscreen.corpora.synthetic import SynthConfig, load_truth
+from depscreen.corpora.synthetic import GENERATOR_VERSION, SIDECAR, SynthConfig, load_truth
 from depscreen.errors import CorpusError
 
 from .fixtures import small_daic, tree_state
@@ -97,6 +97,19 @@ def test_synthetic_round_trip_gives_back_what_the_generator_wrote(tmp_path: Path
     # A second call neither regenerates nor re-prepares.
     again = prepare("synthetic", root, tmp_path / "prepared", synth_config=cfg, progress=False)
     assert again.cached and not again.generated
+
+
+def test_synthetic_corpus_from_an_older_generator_is_regenerated(tmp_path: Path) -> None:
+    root = tmp_path / "synthetic"
+    cfg = SynthConfig(ids=(300, 301, 302, 303), questions=1, seed=3, quirks=False)
+    prepare("synthetic", root, tmp_path / "prepared", synth_config=cfg, progress=False)
+    sidecar = root / SIDECAR
+    data = json.loads(sidecar.read_text())
+    data["generator_version"] = GENERATOR_VERSION - 1
+    sidecar.write_text(json.dumps(data))
+    result = prepare("synthetic", root, tmp_path / "prepared", synth_config=cfg, progress=False)
+    assert result.generated
+    assert load_truth(root)["generator_version"] == GENERATOR_VERSION
 
 
 def test_synthetic_refuses_a_folder_holding_something_else(tmp_path: Path) -> None:

@@ -71,6 +71,7 @@ def make_batch(
         "mel": mel,  # (B, T, n_mels)
         "mel_lengths": m_len,  # (B,)
         "label": torch.tensor([0, 1, 0, 1, 1, 0])[idx],
+        "session_id": [str(300 + i) for i in idx],  # one sample per participant
     }
 
 
@@ -229,7 +230,7 @@ def test_feature_fusion_masks_absent_modality() -> None:
 
 def test_decision_fusion_calibration() -> None:
     torch.manual_seed(0)
-    model = create_model("decision-fusion")
+    model = create_model("decision-fusion", weight_level="utterance")
     assert isinstance(model, DecisionFusion)
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, 200)
@@ -250,10 +251,82 @@ def test_decision_fusion_calibration() -> None:
     again = model.fit_calibration(logits, speech_z, y)
     assert again.text_a == pytest.approx(result.text_a)
 
-    acc = create_model("decision-fusion", criterion="balanced_accuracy")
+    acc = create_model("decision-fusion", criterion="balanced_accuracy", weight_level="utterance")
     assert acc.fit_calibration(text_z, speech_z, y).criterion == "balanced_accuracy"
     with pytest.raises(CorpusError):
         model.fit_calibration(text_z, speech_z, np.ones(200))
+
+    # The default judges w per participant, which needs the samples' participants.
+    per_person = create_model("decision-fusion")
+    with pytest.raises(ValueError, match="groups"):
+        per_person.fit_calibration(text_z, speech_z, y)
+    groups = np.arange(200) // 5
+    y = y[groups * 5]  # one label per participant
+    text_z = 1.0 * (2 * y - 1) + rng.normal(0, 3.0, 200)  # participants not separable
+    chosen = per_person.fit_calibration(text_z, speech_z, y, groups)
+    assert chosen.weight > 0.0 and np.isfinite(chosen.score)
+
+
+def test_participant_weight_favours_evidence_that_accumulates() -> None:
+    """Per sample, speech is the surer modality but its error is the same for every sample
+    of a person; text is weak per sample but independent across a person's samples. The
+    utterance-level w favours speech; the participant-level w gives text more weight, and
+    its participants' mean probability separates them better (the reason for the default)."""
+    rng = np.random.default_rng(1)
+    n_people, per = 80, 25
+    groups = np.repeat(np.arange(n_people), per)
+    y_person = rng.permutation(np.arange(n_people) % 2)
+    y = y_person[groups]
+    sign = 2 * y - 1
+    speech_person = 1.0 * sign[::per] + rng.normal(0, 1.0, n_people)  # person-level noise
+    speech_z = 2.0 * speech_person[groups] + rng.normal(0, 0.2, len(y))
+    text_z = 0.5 * sign + rng.normal(0, 1.5, len(y))  # weak, independent per sample
+
+    from sklearn.metrics import roc_auc_score
+
+    results = {}
+    for level in ("utterance", "participant"):
+        model = create_model("decision-fusion", weight_level=level)
+        calib = model.fit_calibration(text_z, speech_z, y, groups)
+        p_t = 1 / (1 + np.exp(-(calib.text_a * text_z + calib.text_b)))
+        p_s = 1 / (1 + np.exp(-(calib.speech_a * speech_z + calib.speech_b)))
+        p = calib.weight * p_t + (1 - calib.weight) * p_s
+        mean_p = np.bincount(groups, weights=p) / per
+        results[level] = (calib.weight, roc_auc_score(y_person, mean_p))
+    assert results["participant"][0] > results["utterance"][0]
+    assert results["participant"][1] > results["utterance"][1]
+
+
+def test_feature_fusion_text_balance() -> None:
+    """`text_balance` scales the text branch's share of the logit (linear head), loads as 1
+    from weights saved without it, and `fit_text_balance` picks it on dev participants."""
+    torch.manual_seed(0)
+    fusion = create_model("bilstm-cnn-fusion").eval()
+    batch = make_batch()
+    with torch.no_grad():
+        m1 = fusion(batch).diff(dim=1)[:, 0]
+        fusion.text_balance.fill_(0.0)
+        m0 = fusion(batch).diff(dim=1)[:, 0]
+        fusion.text_balance.fill_(3.0)
+        m3 = fusion(batch).diff(dim=1)[:, 0]
+    torch.testing.assert_close(m3, m0 + 3.0 * (m1 - m0))
+
+    state = {k: v for k, v in fusion.state_dict().items() if k != "text_balance"}
+    fresh = create_model("bilstm-cnn-fusion")
+    fresh.load_state_dict(state)
+    assert fresh.text_balance.item() == 1.0
+
+    rng = np.random.default_rng(2)
+    n_people, per = 60, 20
+    groups = np.repeat(np.arange(n_people), per)
+    y = (np.arange(n_people) % 2)[groups]
+    speech = (2 * y - 1)[::per] * 1.0 + rng.normal(0, 1.0, n_people)
+    without_text = 2.0 * speech[groups]  # confident, but wrong alike for all of a person
+    text_part = 0.3 * (2 * y - 1) + rng.normal(0, 1.0, len(y))  # accumulates
+    result = fresh.fit_text_balance(without_text + text_part, without_text, y, groups)
+    assert result.factor > 1.0 and fresh.text_balance.item() == pytest.approx(result.factor)
+    assert fresh.temperature.item() == result.temperature >= 1.0
+    assert result.n == len(y) and result.n_participants == n_people
 
 
 def test_decision_fusion_missing_modality() -> None:

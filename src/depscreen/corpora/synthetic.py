@@ -54,7 +54,7 @@ from depscreen.corpora.records import PHQ8_CUTOFF, PHQ8_ITEMS
 from depscreen.errors import ConfigError, CorpusError
 from depscreen.utils.atomic import atomic_write_bytes, atomic_write_text
 
-GENERATOR_VERSION = 3  # bump whenever the bytes written for a given config change
+GENERATOR_VERSION = 4  # bump whenever the bytes written for a given config change
 SIDECAR = "depscreen_synth.json"
 STATE_DIR = ".depscreen_synth"
 
@@ -494,8 +494,8 @@ TEXT_GAIN = 2.5  # logit per unit of relevant severity (0-1), times text_signal
 TEXT_PERSON_SD = 1.4  # person-level tendency to talk negatively, unrelated to the label
 SPEECH_GAIN = 1.1  # prosodic shift per unit of speech severity, times speech_signal
 SPEECH_CENTER = 0.2  # severity at which the shift is zero
-SPEECH_LABEL_WEIGHT = 0.6  # speech severity = 0.6 * label + 0.4 * score / 24
-SPEECH_PERSON_SD = 0.45  # person-level variation in how depression shows in speech
+SPEECH_LABEL_WEIGHT = 1.0  # speech severity = label (the diagnosis, not the item profile)
+SPEECH_PERSON_SD = 0.8  # person-level variation in how depression shows in speech
 
 MALE_VARIANTS = ("m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "michel", "miguel", "travis")
 FEMALE_VARIANTS = ("f1", "f2", "f3", "f4", "f5", "Alicia")

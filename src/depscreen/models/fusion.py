@@ -90,11 +90,19 @@ class FeatureFusionConfig(PairConfig):
     activation: Literal["relu", "elu", "tanh"] = "relu"
     dropout: float = 0.3  # before the classifier
     modality_dropout: float = 0.0  # training only: per sample, zero one branch with this prob.
+    # After training, scale the text branch's share of the logit by a factor chosen on dev
+    # (participant level), or keep the trained balance ("none"). See `fit_text_balance`.
+    balance: Literal["participant", "none"] = "participant"
+    # Training only: each branch also gets its own classifier and loss, weighted by this, so
+    # the branch that is surer per utterance (speech) does not stop the other from learning
+    # (modality competition); 0 trains the fused output alone, as the paper describes.
+    branch_loss_weight: float = 1.0
 
     def validate(self) -> None:
         super().validate()
         check_positive(fusion_dim=self.fusion_dim)
         check_dropout("dropout", self.dropout)
+        check(self.branch_loss_weight >= 0, "branch_loss_weight must be >= 0")
         check(
             0.0 <= self.modality_dropout <= 1.0,
             f"modality_dropout={self.modality_dropout} must be in [0, 1]",
@@ -113,11 +121,20 @@ class DecisionFusionConfig(PairConfig):
       criterion, so p = 0.5 is the threshold that balances the two recalls (UA, the paper's
       metric) rather than one tilted towards the majority (healthy) class; "none" gives
       probabilities calibrated to the dev split's class prior.
+    weight_level: "participant" (default) judges w by the participants' mean fused
+      probabilities (with `criterion` "log_likelihood": `participant_log_likelihood`);
+      "utterance" judges it sample by sample. Per utterance the speech model is the surer
+      one, but its errors are the same in every utterance of a person, while the text
+      model's evidence accumulates over an interview: the utterance-level w under-weights
+      text for screening people.
     """
 
     criterion: Literal["log_likelihood", "balanced_accuracy"] = "log_likelihood"
     class_weight: Literal["balanced", "none"] = "balanced"
     weight_step: float = 0.05  # grid 0, step, ..., 1
+    # Where w is judged: on participants (their mean fused probability, what screening
+    # reports) or on single utterances. See `participant_log_likelihood`.
+    weight_level: Literal["participant", "utterance"] = "participant"
 
     def validate(self) -> None:
         super().validate()
@@ -168,6 +185,17 @@ def modality_present(batch: Batch, modality: str, model: DepressionModel) -> Ten
 _ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "elu": nn.ELU, "tanh": nn.Tanh}
 
 
+@dataclasses.dataclass(frozen=True)
+class TextBalanceResult:
+    """What `BiLSTMCNNFusion.fit_text_balance` chose on dev."""
+
+    factor: float
+    temperature: float
+    score: float  # participant_log_likelihood at that factor and temperature
+    n: int
+    n_participants: int
+
+
 @register_model("bilstm-cnn-fusion")
 class BiLSTMCNNFusion(DepressionModel):
     """The paper's cross-modal Bi-LSTM-CNN: feature-level fusion trained end to end.
@@ -200,10 +228,82 @@ class BiLSTMCNNFusion(DepressionModel):
         )
         self.feature_dim = 2 * config.fusion_dim
         self.head = make_head(self.feature_dim, config.dropout)
+        # Per-branch classifiers for the branch losses (training only; `forward` ignores them).
+        self.text_branch_head = make_head(config.fusion_dim, config.dropout)
+        self.speech_branch_head = make_head(config.fusion_dim, config.dropout)
+        # Factor on the text features before the (linear) head, i.e. on the text branch's
+        # share of the logit; 1 while training, then chosen on dev (`fit_text_balance`).
+        self.register_buffer("text_balance", torch.tensor(1.0))
+        self.register_buffer("temperature", torch.tensor(1.0))  # logits / t; idem
 
     @property
     def batch_keys(self) -> frozenset[str]:
         return self.text_encoder.batch_keys | self.speech_encoder.batch_keys
+
+    def forward_head(self, features: Tensor) -> Tensor:
+        F = self.config.fusion_dim
+        scale = torch.ones_like(features[0])
+        scale[:F] = self.text_balance
+        return self.head(features * scale) / self.temperature
+
+    def branch_logits(self, batch: Batch, features: Tensor) -> list[tuple[Tensor, Tensor]]:
+        """Training only: [(text logits (B, 2), text present (B,)), (speech ..., ...)] from
+        the fused `features`, for the branch losses (`config.branch_loss_weight`)."""
+        F = self.config.fusion_dim
+        return [
+            (self.text_branch_head(features[:, :F]),
+             modality_present(batch, "text", self.text_encoder)),
+            (self.speech_branch_head(features[:, F:]),
+             modality_present(batch, "speech", self.speech_encoder)),
+        ]
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # Weights saved before the balance / branch heads existed load as trained (factor 1;
+        # the branch heads are unused at inference).
+        state_dict.setdefault(prefix + "text_balance", torch.tensor(1.0))
+        state_dict.setdefault(prefix + "temperature", torch.tensor(1.0))
+        for name in ("text_branch_head", "speech_branch_head"):
+            for key, value in getattr(self, name).state_dict().items():
+                state_dict.setdefault(f"{prefix}{name}.{key}", value)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    def fit_text_balance(
+        self, margin_with_text: Any, margin_without_text: Any, labels: Any, groups: Any
+    ) -> TextBalanceResult:
+        """Chooses, on dev, the text factor k and a temperature t whose participants' mean
+        probability separates dev participants best (`participant_log_likelihood`); sets
+        the buffers. Utterance-level ranking depends on k only.
+
+        The head is linear, so a sample's log-odds at factor k is m0 + k (m1 - m0), where
+        m1 / m0 are its log-odds with the text features at factor 1 / 0 (N,); the model then
+        outputs (m0 + k (m1 - m0)) / t. Trained on utterances, the head weights each branch
+        by how sure it is per utterance; speech is surer per utterance, but its errors repeat
+        in every utterance of a person while the text evidence accumulates over an
+        interview, so for screening people text is worth more than the utterance-trained
+        head gives it; and a temperature t > 1 keeps single confident utterances from
+        saturating the participant's mean probability. Grids: k = 2^(j/4), 1/4 <= k <= 32;
+        t in 1, 2, 4, 8; ties go to the k closest to 1, then the smaller t.
+        """
+        m1 = _margins(margin_with_text, "margin_with_text")
+        m0 = _margins(margin_without_text, "margin_without_text")
+        y = np.asarray(labels.detach().cpu().numpy() if isinstance(labels, Tensor) else labels)
+        y = y.reshape(-1).astype(np.int64)
+        if not (len(m1) == len(m0) == len(y) == len(groups)):
+            raise ValueError("margins, labels and groups must have one entry per sample")
+        best: tuple[float, float, float] | None = None
+        factor, temperature, score = 1.0, 1.0, math.nan
+        for j in range(-8, 21):
+            k = 2.0 ** (j / 4)
+            for t in (1.0, 2.0, 4.0, 8.0):
+                ll = participant_log_likelihood(_sigmoid((m0 + k * (m1 - m0)) / t), y, groups)
+                key = (round(ll, 9), -abs(j), -t)
+                if best is None or key > best:
+                    best, factor, temperature, score = key, k, t, ll
+        with torch.no_grad():
+            self.text_balance.fill_(factor)
+            self.temperature.fill_(temperature)
+        return TextBalanceResult(factor=factor, temperature=temperature, score=score, n=len(y),
+                                 n_participants=len(set(np.asarray(groups).tolist())))
 
     def forward_features(self, batch: Batch) -> Tensor:
         t = self.text_proj(self.text_encoder.forward_features(batch))  # (B, F)
@@ -311,6 +411,36 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
+def _log_likelihood(p: np.ndarray, y: np.ndarray, balanced: bool) -> float:
+    """Mean (class-weighted) log-likelihood of labels y under probabilities p."""
+    p = np.clip(p, 1e-7, 1 - 1e-7)
+    cw = _class_weights(y, balanced) if len(np.unique(y)) == 2 else np.ones(len(y))
+    return float(np.average(np.where(y == 1, np.log(p), np.log1p(-p)), weights=cw))
+
+
+def participant_log_likelihood(
+    p: np.ndarray, y: np.ndarray, groups: Any, balanced: bool = True
+) -> float:
+    """How well the participants' mean probability separates them, as a log-likelihood.
+
+    `p`, `y`, `groups`: per sample. Each participant's score is the log-odds of the mean of
+    its samples' p (the default participant-level aggregation); a Platt fit on those scores
+    (2 parameters, so only the ranking and spread matter, not the calibration) gives the
+    mean (class-weighted) log-likelihood of the participants' labels. Smooth in the
+    parameters being chosen, unlike AUC or balanced accuracy on a few dozen people.
+    """
+    _, inverse = np.unique(np.asarray(groups), return_inverse=True)
+    counts = np.bincount(inverse)
+    mean_p = np.clip(np.bincount(inverse, weights=p) / counts, 1e-7, 1 - 1e-7)
+    y_group = np.zeros(len(counts), dtype=np.int64)
+    y_group[inverse] = y
+    if len(np.unique(y_group)) < 2:
+        raise CorpusError("cannot judge participants: dev has only one class of participant")
+    z = np.log(mean_p) - np.log1p(-mean_p)
+    a, b = fit_platt(z, y_group, balanced)
+    return _log_likelihood(_sigmoid(a * z + b), y_group, balanced)
+
+
 @register_model("decision-fusion")
 class DecisionFusion(DepressionModel):
     """Decision-level fusion: one classifier per modality, calibrated, then aggregated.
@@ -405,14 +535,16 @@ class DecisionFusion(DepressionModel):
         return {"text": p_t, "speech": p_s, "fused": p}
 
     def fit_calibration(
-        self, text_logits: Any, speech_logits: Any, labels: Any
+        self, text_logits: Any, speech_logits: Any, labels: Any, groups: Any = None
     ) -> CalibrationResult:
         """Fits Platt scaling per modality and the weight w on dev outputs; sets the buffers.
 
         `text_logits` / `speech_logits`: (N, 2) logits or (N,) log-odds of the separately
         trained models on the same N dev samples, NaN for a sample lacking that modality;
-        `labels`: (N,) 0/1. Each modality's Platt fit uses its own samples; w is chosen on
-        samples with both by `config.criterion` (stays 0.5 if there are none).
+        `labels`: (N,) 0/1; `groups`: (N,) participant ids, needed when
+        `config.weight_level` is "participant". Each modality's Platt fit uses its own
+        samples; w is chosen on samples with both by `config.criterion` (stays 0.5 if there
+        are none), judged per participant or per sample (`config.weight_level`).
         """
         z_t = _margins(text_logits, "text_logits")
         z_s = _margins(speech_logits, "speech_logits")
@@ -442,12 +574,19 @@ class DecisionFusion(DepressionModel):
             yb = y[both]
             p_t = _sigmoid(params["text"][0] * z_t[both] + params["text"][1])
             p_s = _sigmoid(params["speech"][0] * z_s[both] + params["speech"][1])
-            cw = _class_weights(yb, balanced) if len(np.unique(yb)) == 2 else np.ones(len(yb))
+            per_participant = self.config.weight_level == "participant"
+            if per_participant:
+                if groups is None:
+                    raise ValueError("weight_level='participant' needs the samples' groups")
+                gb = np.asarray(groups)[both]
             n = round(1.0 / self.config.weight_step)
             best: tuple[float, float, float] | None = None
             for w in np.linspace(0.0, 1.0, n + 1):
                 p = np.clip(w * p_t + (1 - w) * p_s, 1e-7, 1 - 1e-7)
-                ll = float(np.average(np.where(yb == 1, np.log(p), np.log1p(-p)), weights=cw))
+                if per_participant:
+                    ll = participant_log_likelihood(p, yb, gb, balanced)
+                else:
+                    ll = _log_likelihood(p, yb, balanced)
                 if self.config.criterion == "balanced_accuracy":
                     crit = float(balanced_accuracy_score(yb, (p >= 0.5).astype(int)))
                 else:
@@ -474,17 +613,20 @@ class DecisionFusion(DepressionModel):
 
     @torch.no_grad()
     def calibrate(self, batches: Iterable[Batch]) -> CalibrationResult:
-        """Runs both models (eval mode) over dev batches with `label`, then `fit_calibration`."""
+        """Runs both models (eval mode) over dev batches with `label` (and `session_id`, which
+        participant-level weighting needs), then `fit_calibration`."""
         was_training = self.training
         self.eval()
-        feats, labels = [], []
+        feats, labels, groups = [], [], []
         try:
             for batch in batches:
                 feats.append(self.forward_features(batch).cpu())
                 labels.append(batch["label"].cpu())
+                groups.extend(batch.get("session_id", []))
         finally:
             self.train(was_training)
         if not feats:
             raise CorpusError("cannot calibrate: no dev batches")
         f = torch.cat(feats)
-        return self.fit_calibration(f[:, 0], f[:, 1], torch.cat(labels))
+        y = torch.cat(labels)
+        return self.fit_calibration(f[:, 0], f[:, 1], y, groups if len(groups) == len(y) else None)

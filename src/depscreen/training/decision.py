@@ -3,7 +3,8 @@
 1. modality-specific classifiers, each trained on its own (sub-runs `text/` and `speech/`,
    ordinary runs of `lstm-cnn-text` and `lstm-cnn-speech` — or existing runs to reuse);
 2. decision confidence calibration: Platt scaling per modality, fitted on dev;
-3. aggregation: p = w * p_text + (1 - w) * p_speech, with w chosen on dev.
+3. aggregation: p = w * p_text + (1 - w) * p_speech, with w chosen on dev (by default by
+   how well the dev participants' mean p separates them).
 """
 
 from __future__ import annotations
@@ -101,7 +102,8 @@ def train_decision_fusion(
     _write_run_header(out, cfg, prepared, data)
     dev = data.dev
     calib = model.fit_calibration(_margins(model.text_model, dev),
-                                  _margins(model.speech_model, dev), dev.labels)
+                                  _margins(model.speech_model, dev), dev.labels,
+                                  groups=sample_session_ids(dev))
     model.eval()
     probs = predict_dataset(model, dev)
     metrics = dev_metrics(sample_session_ids(dev), probs, dev.labels)

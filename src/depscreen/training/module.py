@@ -60,8 +60,17 @@ class LitClassifier(L.LightningModule):
         self._train_losses.clear()
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        logits = self.model(batch)  # (B, 2)
+        features = self.model.forward_features(batch)
+        logits = self.model.forward_head(features)  # (B, 2)
         loss = F.cross_entropy(logits, batch["label"], weight=self.class_weights)
+        weight = getattr(self.model.config, "branch_loss_weight", 0.0)
+        if weight > 0 and hasattr(self.model, "branch_logits"):
+            # Feature-level fusion: each branch's own classifier on the samples that have it.
+            for branch, present in self.model.branch_logits(batch, features):
+                if present.any():
+                    loss = loss + weight * F.cross_entropy(
+                        branch[present], batch["label"][present], weight=self.class_weights
+                    )
         self._train_losses.append(float(loss.detach()))
         return loss
 

@@ -8,6 +8,7 @@ Run folder:
   metrics.csv           one row per epoch: train loss and dev metrics
   weights.safetensors   the selected (best-on-dev) weights — no pickles
   model.json            model name + config, enough to rebuild it with create_model
+  balance.json          bilstm-cnn-fusion only: text factor + temperature chosen on dev
   dev_predictions.csv   one row per dev utterance sample: session, times, label, probability
   done.json             written last: best epoch and its dev metrics
 
@@ -20,9 +21,10 @@ import json
 import logging
 import os
 import warnings
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from depscreen.corpora.prepare import load_prepared
@@ -208,12 +210,30 @@ def fit_model(cfg: TrainConfig, data: DataBundle, out: Path, resume: bool, progr
     if trainer.global_rank != 0:
         # Only rank 0 writes the run's outputs.
         raise SystemExit(0)
+    if getattr(model.config, "balance", "none") == "participant":
+        _fit_text_balance(model, data, cfg, out)
     probs = predict_dataset(model, data.dev, cfg)
     from depscreen.training.module import dev_metrics
 
     dev = dev_metrics(sample_session_ids(data.dev), probs, data.dev.labels)
     data.dev_probs = probs
     return model, best_epoch, dev
+
+
+def _fit_text_balance(model, data: DataBundle, cfg: TrainConfig, out: Path) -> None:
+    """Feature-level fusion: the text branch's weight for screening participants, on dev."""
+
+    def margins() -> np.ndarray:
+        p = predict_dataset(model, data.dev, cfg).clip(1e-7, 1 - 1e-7)
+        return np.log(p) - np.log1p(-p)
+
+    model.temperature.fill_(1.0)
+    with_text = margins()
+    model.text_balance.fill_(0.0)
+    without_text = margins()
+    result = model.fit_text_balance(with_text, without_text, data.dev.labels,
+                                    sample_session_ids(data.dev))
+    _write_json(out / "balance.json", asdict(result))
 
 
 def _init_encoders(model, init_from: dict, data: DataBundle) -> None:
