@@ -3,6 +3,9 @@
 #   bash dev.sh main   -> creates .venv, installs depscreen, reproduces Table I on the
 #                         embedded synthetic corpus (depscreen reproduce)
 #   bash dev.sh test   -> creates .venv, installs depscreen + test tools, runs the suite
+#   bash dev.sh bench  -> creates .venv, runs the benchmark suite (bench/run.py), writes
+#                         bench/results.json + bench/results.md and the README's table;
+#                         with arguments (e.g. --quick, --only logmel) they go to bench/run.py
 set -euo pipefail
 cd "$(dirname "$0")"
 PY=${PYTHON:-python3}
@@ -26,12 +29,20 @@ case "${1:-}" in
         shift
         .venv/bin/python -m pytest -q "$@"
         ;;
+    bench)
+        venv
+        shift
+        if [ "$#" -eq 0 ]; then
+            set -- --update-readme
+        fi
+        .venv/bin/python bench/run.py "$@"
+        ;;
     lint)
         venv
         .venv/bin/ruff check src tests bench
         ;;
     *)
-        echo "usage: bash dev.sh {main|test|lint} [extra args]" >&2
+        echo "usage: bash dev.sh {main|test|bench|lint} [extra args]" >&2
         exit 2
         ;;
 esac

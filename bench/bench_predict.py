@@ -26,10 +26,16 @@ from pathlib import Path
 
 def synth_interview(work: Path, minutes: float) -> tuple[Path, Path]:
     from depscreen.corpora.synthetic import SynthConfig, generate_corpus
+    from depscreen.errors import ConfigError
 
     root = work / f"synth-{minutes:g}min"
-    generate_corpus(root, SynthConfig(ids=(300,), minutes=minutes, seed=0, quirks=False),
-                    jobs=1, progress=False)
+    config = SynthConfig(ids=(300,), minutes=minutes, seed=0, quirks=False)
+    try:
+        generate_corpus(root, config, jobs=1, progress=False)
+    except ConfigError as e:  # made by another generator version: ours to replace
+        if "other settings" not in str(e):
+            raise
+        generate_corpus(root, config, jobs=1, progress=False, force=True)
     return root / "300_P" / "300_AUDIO.wav", root / "300_P" / "300_TRANSCRIPT.csv"
 
 

@@ -79,6 +79,7 @@ class AudioInfo:
     samplerate: int
     channels: int
     frames: int
+    subtype: str = ""  # libsndfile's sample format, e.g. "PCM_16"
 
     @property
     def duration(self) -> float:
@@ -103,7 +104,8 @@ def audio_info(ref: str, max_bytes: int = DEFAULT_MAX_BYTES) -> AudioInfo:
             raise AudioError(f"not a readable audio file ({_short(e)})", ref) from e
     if info.frames <= 0:
         raise AudioError("audio has no samples", ref)
-    return AudioInfo(int(info.samplerate), int(info.channels), int(info.frames))
+    return AudioInfo(int(info.samplerate), int(info.channels), int(info.frames),
+                     str(info.subtype or ""))
 
 
 def _short(e: Exception) -> str:
@@ -131,11 +133,18 @@ def load_audio(
     last = info.frames if end is None else min(info.frames, int(round(end * info.samplerate)))
     if last <= first:
         return np.zeros(0, dtype=np.float32), notes
+    # 16-bit PCM (DAIC-WOZ, E-DAIC, the synthetic corpus) is read as int16 and scaled here:
+    # libsndfile's own float conversion is the same x / 32768 (exact: a power of two) but ~3x
+    # slower, and integers need no NaN check (16 min of audio: 44 ms -> 18 ms).
+    pcm16 = info.subtype == "PCM_16"
     with open_ref(ref) as f:
         try:
-            data, file_sr = sf.read(f, start=first, stop=last, dtype="float32", always_2d=True)
+            data, file_sr = sf.read(f, start=first, stop=last,
+                                    dtype="int16" if pcm16 else "float32", always_2d=True)
         except (sf.LibsndfileError, RuntimeError) as e:
             raise AudioError(f"cannot decode audio ({_short(e)})", ref) from e
+    if pcm16:
+        data = np.multiply(data, np.float32(1.0 / 32768.0), dtype=np.float32)
     if data.shape[1] > 1:
         notes.append(f"{info.channels} channels mixed down to mono")
         data = data.mean(axis=1, dtype=np.float32)
@@ -144,7 +153,7 @@ def load_audio(
     if file_sr != sr:
         notes.append(f"resampled from {file_sr} Hz to {sr} Hz")
         data = resample(data, file_sr, sr)
-    if not np.all(np.isfinite(data)):
+    if not pcm16 and not np.all(np.isfinite(data)):
         raise AudioError("audio contains non-finite samples (NaN or infinity)", ref)
     return np.ascontiguousarray(data, dtype=np.float32), notes
 
