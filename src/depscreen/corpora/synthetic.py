@@ -54,7 +54,7 @@ from depscreen.corpora.records import PHQ8_CUTOFF, PHQ8_ITEMS
 from depscreen.errors import ConfigError, CorpusError
 from depscreen.utils.atomic import atomic_write_bytes, atomic_write_text
 
-GENERATOR_VERSION = 4  # bump whenever the bytes written for a given config change
+GENERATOR_VERSION = 5  # bump whenever the bytes written for a given config change
 SIDECAR = "depscreen_synth.json"
 STATE_DIR = ".depscreen_synth"
 
@@ -184,6 +184,7 @@ class SynthSummary:
 # One independent stream per purpose, so that e.g. the speech knob does not change the words.
 _S_PHQ, _S_GENDER, _S_PERSONA, _S_TEXT_PERSON, _S_SPEECH_PERSON = 1, 2, 3, 4, 5
 _S_TOPICS, _S_EX_TEXT, _S_EX_SPEECH, _S_TOKENS, _S_LAYOUT, _S_NOISE = 6, 7, 8, 9, 10, 11
+_S_STYLE = 12
 _CORPUS_TAG = 2**31
 
 
@@ -490,12 +491,18 @@ def clean_text(value: str) -> str:
 # ----------------------------------------------------------------------------- persona
 # Calibrated with bench/calibrate_synth.py (see bench/calibrate_synth.md).
 TEXT_BASE_LOGIT = -2.0  # P(negative answer) without depression ~ 12 %
-TEXT_GAIN = 2.5  # logit per unit of relevant severity (0-1), times text_signal
-TEXT_PERSON_SD = 1.4  # person-level tendency to talk negatively, unrelated to the label
+TEXT_GAIN = 5.5  # logit per unit of relevant severity (0-1), times text_signal
+TEXT_PERSON_SD = 0.6  # person-level tendency to talk negatively, unrelated to the label
 SPEECH_GAIN = 1.1  # prosodic shift per unit of speech severity, times speech_signal
 SPEECH_CENTER = 0.2  # severity at which the shift is zero
 SPEECH_LABEL_WEIGHT = 1.0  # speech severity = label (the diagnosis, not the item profile)
-SPEECH_PERSON_SD = 0.8  # person-level variation in how depression shows in speech
+SPEECH_PERSON_SD = 0.55  # person-level variation in how depression shows in speech
+# How a person's depression shows (drawn per person, label-free): in both channels, mostly
+# in the words (prosody muted), or mostly in the voice (wording muted). Depression presents
+# heterogeneously; some people disclose symptoms, others do not but sound low. This is what
+# makes the channels complementary: each alone misses the people the other catches.
+# (name, text expression, speech expression, probability)
+EXPRESSION_STYLES = (("both", 1.0, 1.0, 0.2), ("words", 1.0, 0.0, 0.4), ("voice", 0.0, 1.0, 0.4))
 
 MALE_VARIANTS = ("m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "michel", "miguel", "travis")
 FEMALE_VARIANTS = ("f1", "f2", "f3", "f4", "f5", "Alicia")
@@ -518,6 +525,7 @@ class Persona:
     gain: float  # microphone gain
     speech_shift: float
     text_bias: float  # person-level logit offset for negative wording
+    text_expression: float = 1.0  # how much of the person's severity reaches their words
 
     def prosody(self, rng: np.random.Generator) -> dict[str, int]:
         """eSpeak parameters for one phrase: the person's baseline, shifted, with jitter."""
@@ -565,18 +573,28 @@ def make_persona(plan: SessionPlan, config: SynthConfig) -> Persona:
         "latency": float(0.8 * math.exp(rng.normal(0, 0.35))),
         "gain": float(math.exp(rng.normal(0, 0.2))),
     }
-    # Separate draws given the latent severity: the two channels are conditionally independent.
+    # Separate draws given the latent severity: the two channels are conditionally independent
+    # (given the severity and the person's expression style).
+    style = _rng(config.seed, plan.sid, _S_STYLE)
+    probs = np.array([p for *_, p in EXPRESSION_STYLES])
+    _, text_expr, speech_expr, _ = EXPRESSION_STYLES[int(style.choice(len(probs), p=probs))]
     sp = _rng(config.seed, plan.sid, _S_SPEECH_PERSON).normal()
     shift = config.speech_signal * (
-        SPEECH_GAIN * (speech_severity(plan) - SPEECH_CENTER) + SPEECH_PERSON_SD * sp
+        SPEECH_GAIN * (speech_expr * speech_severity(plan) - SPEECH_CENTER)
+        + SPEECH_PERSON_SD * sp
     )
     text_bias = TEXT_PERSON_SD * _rng(config.seed, plan.sid, _S_TEXT_PERSON).normal()
-    return Persona(voice=voice, speech_shift=float(shift), text_bias=float(text_bias), **base)
+    return Persona(voice=voice, speech_shift=float(shift), text_bias=float(text_bias),
+                   text_expression=float(text_expr), **base)
 
 
 def p_negative(plan: SessionPlan, persona: Persona, item: str | None, text_signal: float) -> float:
     """Chance that an answer about `item` (None = general) is negative / symptom-related."""
-    logit = TEXT_BASE_LOGIT + persona.text_bias + text_signal * TEXT_GAIN * severity(plan, item)
+    logit = (
+        TEXT_BASE_LOGIT
+        + persona.text_bias
+        + text_signal * TEXT_GAIN * persona.text_expression * severity(plan, item)
+    )
     return 1.0 / (1.0 + math.exp(-logit))
 
 

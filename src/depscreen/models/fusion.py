@@ -282,7 +282,7 @@ class BiLSTMCNNFusion(DepressionModel):
         interview, so for screening people text is worth more than the utterance-trained
         head gives it; and a temperature t > 1 keeps single confident utterances from
         saturating the participant's mean probability. Grids: k = 2^(j/4), 1/4 <= k <= 32;
-        t in 1, 2, 4, 8; ties go to the k closest to 1, then the smaller t.
+        t in 1, 2, ..., 32; ties go to the k closest to 1, then the smaller t.
         """
         m1 = _margins(margin_with_text, "margin_with_text")
         m0 = _margins(margin_without_text, "margin_without_text")
@@ -294,7 +294,7 @@ class BiLSTMCNNFusion(DepressionModel):
         factor, temperature, score = 1.0, 1.0, math.nan
         for j in range(-8, 21):
             k = 2.0 ** (j / 4)
-            for t in (1.0, 2.0, 4.0, 8.0):
+            for t in (1.0, 2.0, 4.0, 8.0, 16.0, 32.0):
                 ll = participant_log_likelihood(_sigmoid((m0 + k * (m1 - m0)) / t), y, groups)
                 key = (round(ll, 9), -abs(j), -t)
                 if best is None or key > best:
