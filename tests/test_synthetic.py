@@ -176,10 +176,39 @@ def test_depression_shifts_both_channels_at_default_strength():
     pneg = {0: [], 1: []}
     for p in plans:
         persona = syn.make_persona(p, config)
-        shift[p.label].append(persona.speech_shift)
-        pneg[p.label].append(syn.p_negative(p, persona, "Sleep", config.text_signal))
+        # Among people whose style lets depression show in that channel.
+        if persona.style != "words":
+            shift[p.label].append(persona.speech_shift)
+        if persona.style != "voice":
+            pneg[p.label].append(syn.p_negative(p, persona, "Sleep", config.text_signal))
     assert np.mean(shift[1]) - np.mean(shift[0]) > 0.5
     assert np.mean(pneg[1]) - np.mean(pneg[0]) > 0.15
+
+
+def test_expression_styles_make_the_channels_fail_on_different_people():
+    """Depression shows in both channels, only the words or only the voice, drawn per person
+    independently of the label: a depressed "voice" person words answers like someone
+    without depression, and a depressed "words" person sounds like one."""
+    config = SynthConfig()
+    plans = plan_corpus(config)
+    personas = {p.sid: syn.make_persona(p, config) for p in plans}
+    muted_text = [p for p in plans if personas[p.sid].text_expression == 0.0]
+    share = len(muted_text) / len(plans)
+    assert 0.25 < share < 0.55  # "voice" style: 40 %
+    dep_share = np.mean([p.label for p in muted_text])
+    assert abs(dep_share - np.mean([p.label for p in plans])) < 0.12  # label-free draw
+    for plan in (p for p in muted_text if p.label):
+        persona = personas[plan.sid]
+        expected = 1 / (1 + math.exp(-(syn.TEXT_BASE_LOGIT + persona.text_bias)))
+        assert syn.p_negative(plan, persona, "Sleep", 1.0) == pytest.approx(expected)
+    # Depressed people whose voice is muted ("words") sound like people without depression.
+    def mean_shift(keep) -> float:
+        return float(np.mean([personas[p.sid].speech_shift for p in plans if keep(p)]))
+
+    healthy = mean_shift(lambda p: not p.label)
+    words_only = mean_shift(lambda p: p.label and personas[p.sid].style == "words")
+    voiced = mean_shift(lambda p: p.label and personas[p.sid].style != "words")
+    assert abs(words_only - healthy) < 0.3 < voiced - healthy
 
 
 def test_clean_text_removes_transcript_tokens():

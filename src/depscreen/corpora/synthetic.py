@@ -526,6 +526,7 @@ class Persona:
     speech_shift: float
     text_bias: float  # person-level logit offset for negative wording
     text_expression: float = 1.0  # how much of the person's severity reaches their words
+    style: str = "both"  # EXPRESSION_STYLES name: where depression shows
 
     def prosody(self, rng: np.random.Generator) -> dict[str, int]:
         """eSpeak parameters for one phrase: the person's baseline, shifted, with jitter."""
@@ -577,7 +578,9 @@ def make_persona(plan: SessionPlan, config: SynthConfig) -> Persona:
     # (given the severity and the person's expression style).
     style = _rng(config.seed, plan.sid, _S_STYLE)
     probs = np.array([p for *_, p in EXPRESSION_STYLES])
-    _, text_expr, speech_expr, _ = EXPRESSION_STYLES[int(style.choice(len(probs), p=probs))]
+    style_name, text_expr, speech_expr, _ = EXPRESSION_STYLES[
+        int(style.choice(len(probs), p=probs))
+    ]
     sp = _rng(config.seed, plan.sid, _S_SPEECH_PERSON).normal()
     shift = config.speech_signal * (
         SPEECH_GAIN * (speech_expr * speech_severity(plan) - SPEECH_CENTER)
@@ -585,7 +588,7 @@ def make_persona(plan: SessionPlan, config: SynthConfig) -> Persona:
     )
     text_bias = TEXT_PERSON_SD * _rng(config.seed, plan.sid, _S_TEXT_PERSON).normal()
     return Persona(voice=voice, speech_shift=float(shift), text_bias=float(text_bias),
-                   text_expression=float(text_expr), **base)
+                   text_expression=float(text_expr), style=style_name, **base)
 
 
 def p_negative(plan: SessionPlan, persona: Persona, item: str | None, text_signal: float) -> float:
