@@ -324,10 +324,10 @@ def _score(loaded: LoadedModel, items: list[dict], present: set[str]
                         for key in drop[m]:
                             batch.pop(key, None)
                 # The fused and the per-modality calibrated probabilities in one pass.
-                p_t, p_s, fused = model._probas(model.forward_features(batch))
-                p[idx] = fused.double().numpy()
-                per["text"][idx] = p_t.double().numpy()
-                per["speech"][idx] = p_s.double().numpy()
+                probas = model.modality_probas(batch)
+                p[idx] = probas["fused"].double().numpy()
+                per["text"][idx] = probas["text"].double().numpy()
+                per["speech"][idx] = probas["speech"].double().numpy()
                 continue
             p[idx] = model.predict_proba(batch).double().numpy()
             mods = sorted(model.modalities)
