@@ -28,6 +28,7 @@ from sklearn.metrics import balanced_accuracy_score
 from torch import Tensor, nn
 
 from depscreen.errors import ConfigError, CorpusError
+from depscreen.evaluation.aggregate import aggregate_participants
 from depscreen.models.base import (
     Batch,
     DepressionModel,
@@ -286,8 +287,7 @@ class BiLSTMCNNFusion(DepressionModel):
         """
         m1 = _margins(margin_with_text, "margin_with_text")
         m0 = _margins(margin_without_text, "margin_without_text")
-        y = np.asarray(labels.detach().cpu().numpy() if isinstance(labels, Tensor) else labels)
-        y = y.reshape(-1).astype(np.int64)
+        y = _binary_labels(labels)
         if not (len(m1) == len(m0) == len(y) == len(groups)):
             raise ValueError("margins, labels and groups must have one entry per sample")
         best: tuple[float, float, float] | None = None
@@ -377,6 +377,16 @@ def _margins(logits: Any, name: str) -> np.ndarray:
     raise ValueError(f"{name} must be (N, 2) logits or (N,) log-odds, got shape {arr.shape}")
 
 
+def _binary_labels(labels: Any) -> np.ndarray:
+    """(N,) labels (tensor or array-like) -> int64 array of 0/1; ValueError otherwise."""
+    if isinstance(labels, Tensor):
+        labels = labels.detach().cpu().numpy()
+    y = np.asarray(labels).reshape(-1)
+    if not np.isin(y, (0, 1)).all():
+        raise ValueError("labels must be 0 or 1")
+    return y.astype(np.int64)
+
+
 def _class_weights(y: np.ndarray, balanced: bool) -> np.ndarray:
     if not balanced:
         return np.ones(len(y))
@@ -429,11 +439,9 @@ def participant_log_likelihood(
     mean (class-weighted) log-likelihood of the participants' labels. Smooth in the
     parameters being chosen, unlike AUC or balanced accuracy on a few dozen people.
     """
-    _, inverse = np.unique(np.asarray(groups), return_inverse=True)
-    counts = np.bincount(inverse)
-    mean_p = np.clip(np.bincount(inverse, weights=p) / counts, 1e-7, 1 - 1e-7)
-    y_group = np.zeros(len(counts), dtype=np.int64)
-    y_group[inverse] = y
+    people = aggregate_participants(groups, p, y, method="mean")
+    mean_p = np.clip(people["prob"].to_numpy(), 1e-7, 1 - 1e-7)
+    y_group = people["label"].to_numpy(dtype=np.int64)
     if len(np.unique(y_group)) < 2:
         raise CorpusError("cannot judge participants: dev has only one class of participant")
     z = np.log(mean_p) - np.log1p(-mean_p)
@@ -548,14 +556,9 @@ class DecisionFusion(DepressionModel):
         """
         z_t = _margins(text_logits, "text_logits")
         z_s = _margins(speech_logits, "speech_logits")
-        if isinstance(labels, Tensor):
-            labels = labels.detach().cpu().numpy()
-        y = np.asarray(labels).reshape(-1)
+        y = _binary_labels(labels)
         if not (len(z_t) == len(z_s) == len(y)):
             raise ValueError(f"lengths differ: text {len(z_t)}, speech {len(z_s)}, labels {len(y)}")
-        if not np.isin(y, (0, 1)).all():
-            raise ValueError("labels must be 0 or 1")
-        y = y.astype(np.int64)
         balanced = self.config.class_weight == "balanced"
 
         params = {}
