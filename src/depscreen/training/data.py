@@ -146,6 +146,13 @@ def predict_dataset(model: torch.nn.Module, ds: UtteranceDataset, cfg: TrainConf
     return probs
 
 
+def predict_log_odds(model: torch.nn.Module, ds: UtteranceDataset,
+                     cfg: TrainConfig | None = None) -> np.ndarray:
+    """log(p / (1 - p)) of `predict_dataset`, p clipped to [1e-7, 1 - 1e-7]."""
+    p = predict_dataset(model, ds, cfg).clip(1e-7, 1 - 1e-7)
+    return np.log(p) - np.log1p(-p)
+
+
 def prediction_frame(ds: UtteranceDataset, probs: np.ndarray) -> pd.DataFrame:
     """One row per sample: where it is in the interview, its label and its probability."""
     return pd.DataFrame(

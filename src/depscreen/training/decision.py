@@ -22,6 +22,7 @@ from depscreen.training.config import TrainConfig
 from depscreen.training.data import (
     build_data,
     predict_dataset,
+    predict_log_odds,
     prediction_frame,
     sample_session_ids,
 )
@@ -33,8 +34,7 @@ SUB_MODALITY = ("text", "speech")
 @torch.inference_mode()
 def _margins(model, ds) -> np.ndarray:
     """Log-odds of each sample; NaN where the sample lacks the model's modality."""
-    p = predict_dataset(model, ds).clip(1e-7, 1 - 1e-7)
-    z = np.log(p) - np.log1p(-p)
+    z = predict_log_odds(model, ds)
     mod = next(iter(model.modalities))
     present = np.array([(s.has_text if mod == "text" else s.span is not None) for s in ds.samples])
     z[~present] = np.nan

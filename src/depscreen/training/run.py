@@ -24,7 +24,6 @@ import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from depscreen.corpora.prepare import load_prepared
@@ -34,6 +33,7 @@ from depscreen.training.data import (
     DataBundle,
     build_data,
     predict_dataset,
+    predict_log_odds,
     prediction_frame,
     sample_session_ids,
 )
@@ -222,15 +222,10 @@ def fit_model(cfg: TrainConfig, data: DataBundle, out: Path, resume: bool, progr
 
 def _fit_text_balance(model, data: DataBundle, cfg: TrainConfig, out: Path) -> None:
     """Feature-level fusion: the text branch's weight for screening participants, on dev."""
-
-    def margins() -> np.ndarray:
-        p = predict_dataset(model, data.dev, cfg).clip(1e-7, 1 - 1e-7)
-        return np.log(p) - np.log1p(-p)
-
     model.temperature.fill_(1.0)
-    with_text = margins()
+    with_text = predict_log_odds(model, data.dev, cfg)
     model.text_balance.fill_(0.0)
-    without_text = margins()
+    without_text = predict_log_odds(model, data.dev, cfg)
     result = model.fit_text_balance(with_text, without_text, data.dev.labels,
                                     sample_session_ids(data.dev))
     _write_json(out / "balance.json", asdict(result))
