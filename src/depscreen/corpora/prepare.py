@@ -177,19 +177,10 @@ def _ensure_synthetic(root: Path, synth_config: object | None, progress: bool) -
     config = synth_config if synth_config is not None else synthetic.SynthConfig()
     # A complete corpus from an older generator is replaced (it is ours and regenerable), so
     # an upgraded depscreen reproduces its README's numbers rather than stopping.
-    outdated = _generator_version(root) not in (None, synthetic.GENERATOR_VERSION)
+    version = synthetic.sidecar_generator_version(root)
+    outdated = version not in (None, synthetic.GENERATOR_VERSION)
     synthetic.generate_corpus(root, config, progress=progress, force=outdated)
     return True
-
-
-def _generator_version(root: Path) -> int | None:
-    from depscreen.corpora import synthetic
-
-    try:
-        data = json.loads((root / synthetic.SIDECAR).read_text())
-    except (OSError, ValueError):
-        return None
-    return data.get("generator_version") if isinstance(data, dict) else None
 
 
 def write_prepared(corpus: Corpus, out: Path, fingerprint: str, options: dict) -> None:

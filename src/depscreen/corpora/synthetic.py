@@ -1277,6 +1277,13 @@ def load_truth(root: Path) -> dict:
     return data
 
 
+def sidecar_generator_version(root: Path) -> int | None:
+    """The generator version recorded by the sidecar in `root` (any version, complete or
+    not); None when there is no readable sidecar."""
+    data = _read_json(Path(root) / SIDECAR)
+    return data.get("generator_version") if isinstance(data, dict) else None
+
+
 def is_synthetic_corpus(root: Path) -> bool:
     """True when `root` holds a complete synthetic corpus (sidecar and every session's files)."""
     root = Path(root)
