@@ -53,6 +53,7 @@ from depscreen.audio import TARGET_SR
 from depscreen.corpora.records import PHQ8_CUTOFF, PHQ8_ITEMS
 from depscreen.errors import ConfigError, CorpusError
 from depscreen.utils.atomic import atomic_write_bytes, atomic_write_text
+from depscreen.utils.progress import progress_bar
 
 GENERATOR_VERSION = 5  # bump whenever the bytes written for a given config change
 SIDECAR = "depscreen_synth.json"
@@ -1163,38 +1164,16 @@ def _run(
     results: list[dict] = []
     if not tasks:
         return results
-    bar = None
-    if progress:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
-        bar = Progress(
-            TextColumn("synthesizing interviews"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-        )
-        bar.start()
-        task_id = bar.add_task("synth", total=len(tasks))
-    pool = _pool_context().Pool(processes=min(jobs, len(tasks)), maxtasksperchild=1)
-    try:
-        for truth in pool.imap_unordered(_build_task, tasks, chunksize=1):
-            results.append(truth)
-            if bar is not None:
-                bar.advance(task_id)
-        pool.close()
-    finally:
-        pool.terminate()
-        pool.join()
-        if bar is not None:
-            bar.stop()
+    with progress_bar(progress, len(tasks), "synthesizing interviews") as advance:
+        pool = _pool_context().Pool(processes=min(jobs, len(tasks)), maxtasksperchild=1)
+        try:
+            for truth in pool.imap_unordered(_build_task, tasks, chunksize=1):
+                results.append(truth)
+                advance()
+            pool.close()
+        finally:
+            pool.terminate()
+            pool.join()
     return results
 
 

@@ -54,6 +54,7 @@ from depscreen.features.audio import (
 )
 from depscreen.features.text import EMBEDDING_DIM, SentenceEncoder
 from depscreen.utils.atomic import atomic_path, atomic_write_text
+from depscreen.utils.progress import progress_bar
 
 INDEX_FORMAT = 1
 _SAFE = re.compile(r"[^A-Za-z0-9._-]")
@@ -358,7 +359,7 @@ def _run_tasks(tasks: list[_Task], jobs: int | None, progress: bool
     n_jobs = max(1, min(jobs or os.cpu_count() or 1, len(tasks)))
     results = []
     if n_jobs == 1:
-        with _progress(progress, len(tasks)) as advance:
+        with progress_bar(progress, len(tasks), "log-Mel features") as advance:
             for t in tasks:
                 results.append(_run_task(t))
                 advance()
@@ -367,44 +368,11 @@ def _run_tasks(tasks: list[_Task], jobs: int | None, progress: bool
                              initargs=(mel_bases(),)) as ex:
         # Submitting first starts every worker before the progress bar starts its thread.
         futures = [ex.submit(_run_task, t) for t in tasks]
-        with _progress(progress, len(tasks)) as advance:
+        with progress_bar(progress, len(tasks), "log-Mel features") as advance:
             for f in as_completed(futures):
                 results.append(f.result())
                 advance()
     return results
-
-
-class _progress:
-    """A rich progress bar on stderr (or nothing); the context value advances it by one."""
-
-    def __init__(self, enabled: bool, total: int, label: str = "log-Mel features"):
-        self.enabled, self.total, self.label = enabled, total, label
-        self._bar = None
-
-    def __enter__(self):
-        if not self.enabled:
-            return lambda: None
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
-        self._bar = Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TimeElapsedColumn(), TimeRemainingColumn(), console=Console(stderr=True),
-        )
-        self._bar.start()
-        task = self._bar.add_task(self.label, total=self.total)
-        return lambda: self._bar.advance(task)
-
-    def __exit__(self, *exc) -> None:
-        if self._bar is not None:
-            self._bar.stop()
 
 
 # ---------------------------------------------------------------- sentence embeddings
@@ -443,7 +411,7 @@ def sentence_embeddings(
         todo.append((s, path, texts))
     if todo:
         flat = [t for _, _, texts in todo for t in texts if t.strip()]
-        with _progress(progress, 1, "sentence embeddings") as advance:
+        with progress_bar(progress, 1, "sentence embeddings") as advance:
             emb = encoder.encode(flat)
             advance()
         pos = 0
