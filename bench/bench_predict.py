@@ -56,6 +56,18 @@ def dense_transcript(transcript: Path, audio: Path) -> Path:
     return out
 
 
+def predict_cases(audio: Path, transcript: Path) -> dict[str, dict]:
+    """The timed `predict_interview` inputs: with the transcript, with a transcript that tiles
+    the recording (worst case), audio only, transcript only."""
+    dense = dense_transcript(transcript, audio)
+    return {
+        "audio+transcript": dict(audio=str(audio), transcript=transcript),
+        "audio+dense transcript": dict(audio=str(audio), transcript=dense),
+        "audio only": dict(audio=str(audio)),
+        "transcript only": dict(transcript=transcript),
+    }
+
+
 def random_model(vocab_words: int = 2000):
     """A LoadedModel around a random-initialised default decision-fusion."""
     import torch
@@ -109,13 +121,7 @@ def main() -> None:
     loaded = load_model(args.model) if args.model else random_model()
     load_s = time.perf_counter() - t0
 
-    dense = dense_transcript(transcript, audio)
-    cases = {
-        "audio+transcript": dict(audio=str(audio), transcript=transcript),
-        "audio+dense transcript": dict(audio=str(audio), transcript=dense),
-        "audio only": dict(audio=str(audio)),
-        "transcript only": dict(transcript=transcript),
-    }
+    cases = predict_cases(audio, transcript)
     results = {"minutes": args.minutes, "model": loaded.name, "load_s": round(load_s, 3),
                "torch_threads": torch.get_num_threads(), "cases": {}}
     first = predict_interview(loaded, **cases["audio+transcript"])

@@ -251,7 +251,7 @@ def stage_paper_epoch(p: dict) -> dict:
 def stage_predict(p: dict) -> dict:
     """`predict_interview` on one interview after the model is loaded, one core."""
     import torch
-    from bench_predict import dense_transcript, random_model, time_calls
+    from bench_predict import predict_cases, random_model, time_calls
 
     from depscreen.inference.bundle import load_model
     from depscreen.inference.predict import predict_interview
@@ -261,13 +261,7 @@ def stage_predict(p: dict) -> dict:
     t0 = time.perf_counter()
     loaded = load_model(Path(p["model"])) if p.get("model") else random_model()
     load_s = time.perf_counter() - t0
-    dense = dense_transcript(transcript, audio)
-    cases = {
-        "audio+transcript": dict(audio=str(audio), transcript=transcript),
-        "audio+dense transcript": dict(audio=str(audio), transcript=dense),
-        "audio only": dict(audio=str(audio)),
-        "transcript only": dict(transcript=transcript),
-    }
+    cases = predict_cases(audio, transcript)
     first = predict_interview(loaded, **cases["audio+transcript"])
     out = {"model": loaded.name, "model_source": p.get("model") or "random-initialised",
            "load_s": load_s, "duration_s": first["inputs"]["duration_s"],
