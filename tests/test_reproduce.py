@@ -4,6 +4,7 @@ checked; a second call trains nothing."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import math
 import re
@@ -186,6 +187,31 @@ def test_second_call_trains_nothing(reproduced: tuple[ReproduceConfig, dict],
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
     # Same runs, same test split, same bootstrap seed: the same table.
     assert (cfg.out / "table.csv").read_text() == table_before
+
+
+def test_another_threshold_rule_rescores_without_training(
+        reproduced: tuple[ReproduceConfig, dict], monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg, _ = reproduced
+    assert cfg.threshold_rule == "balanced-logistic"
+    runs = [run_dir(cfg, m, s) for m in TABLE_MODELS for s in range(SEEDS)]
+    weights = {r: (r / "weights.safetensors").stat().st_mtime_ns for r in runs}
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a finished run was trained again")
+
+    monkeypatch.setattr(reproduce_mod, "_train_job", no_training)
+    other = dataclasses.replace(cfg, threshold_rule="max-ua")
+    try:
+        reproduce(other, progress=False)
+        for r in runs:
+            metrics = json.loads((r / "eval-test" / "metrics.json").read_text())
+            assert metrics["threshold_rule"] == "max-ua"
+            assert (r / "weights.safetensors").stat().st_mtime_ns == weights[r]
+    finally:
+        reproduce(cfg, progress=False)  # leave the module's outputs as the other tests expect
+    for r in runs:
+        metrics = json.loads((r / "eval-test" / "metrics.json").read_text())
+        assert metrics["threshold_rule"] == "balanced-logistic"
 
 
 def test_decision_fusion_reuses_the_lstm_cnn_runs(reproduced: tuple[ReproduceConfig, dict]

@@ -274,6 +274,23 @@ def train(
 
 
 # ----------------------------------------------------------------------------- evaluate
+ThresholdRule = Annotated[
+    str,
+    typer.Option("--threshold-rule", help="How the dev predictions fix the decision "
+                 "thresholds: balanced-logistic (where a class-balanced logistic fit on dev "
+                 "crosses 1/2; steadier on small dev splits) or max-ua (the threshold with "
+                 "the best dev UA)."),
+]
+
+
+def _check_threshold_rule(rule: str) -> None:
+    from depscreen.evaluation.threshold import THRESHOLD_RULES
+
+    if rule not in THRESHOLD_RULES:
+        raise DepscreenError(f"--threshold-rule must be one of {', '.join(THRESHOLD_RULES)}, "
+                             f"got {rule!r}")
+
+
 @app.command()
 def evaluate(
     run: Annotated[Path, typer.Argument(help="A finished run folder from `depscreen train`.")],
@@ -288,6 +305,7 @@ def evaluate(
         typer.Option("--aggregation", help="Utterance -> participant: mean of probabilities "
                      "or majority vote."),
     ] = "mean",
+    threshold_rule: ThresholdRule = "balanced-logistic",
 ) -> None:
     """Score a trained run at utterance level and participant level.
 
@@ -297,8 +315,10 @@ def evaluate(
     """
     from depscreen.evaluation.evaluate import LEVELS, evaluate_run
 
+    _check_threshold_rule(threshold_rule)
     target = out_dir or run / f"eval-{split}"
-    ev = evaluate_run(run, split=split, out=target, aggregation=aggregation)
+    ev = evaluate_run(run, split=split, out=target, aggregation=aggregation,
+                      threshold_rule=threshold_rule)
     for level in LEVELS:
         m = ev.metrics[level]
         out.print(
@@ -345,6 +365,7 @@ def reproduce(
     aggregation: Annotated[
         str, typer.Option("--aggregation", help="mean or majority (participant level).")
     ] = "mean",
+    threshold_rule: ThresholdRule = "balanced-logistic",
     cold_fusion: Annotated[
         bool,
         typer.Option("--cold-fusion", help="Train the fusion model from scratch instead of "
@@ -360,6 +381,7 @@ def reproduce(
     from depscreen.reproduce import TABLE_MODELS, ReproduceConfig
     from depscreen.reproduce import reproduce as run_reproduce
 
+    _check_threshold_rule(threshold_rule)
     if root is None:
         if corpus != "synthetic":
             raise DepscreenError(f"--root is required for --corpus {corpus}")
@@ -367,7 +389,7 @@ def reproduce(
     cfg = ReproduceConfig(
         corpus=corpus, root=root, out=out_dir, profile=profile, seeds=seeds, jobs=jobs,
         models=[m.strip() for m in models.split(",")] if models else list(TABLE_MODELS),
-        aggregation=aggregation,
+        aggregation=aggregation, threshold_rule=threshold_rule,
         synth={"participants": participants} if participants else {},
         train_overrides={"max_epochs": epochs} if epochs else {},
         warm_start_fusion=not cold_fusion,

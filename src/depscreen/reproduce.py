@@ -46,6 +46,7 @@ class ReproduceConfig:
     models: list[str] = field(default_factory=lambda: list(TABLE_MODELS))
     jobs: int | None = None  # parallel training processes (default: CPU count)
     aggregation: str = "mean"
+    threshold_rule: str = "balanced-logistic"  # evaluation.threshold.THRESHOLD_RULES
     synth: dict = field(default_factory=dict)  # SynthConfig overrides for the embedded corpus
     train_overrides: dict = field(default_factory=dict)  # TrainConfig overrides (tests, tuning)
     n_boot: int = 1000
@@ -80,15 +81,21 @@ def _train_job(prepared: str, train_cfg: dict, out: str, reuse: dict | None, thr
     return out
 
 
-def _evaluation_current(run: Path, aggregation: str) -> bool:
+def _scoring(cfg: ReproduceConfig) -> dict:
+    """How test is scored; an evaluation made another way is redone, not reused."""
+    return {"aggregation": cfg.aggregation, "threshold_rule": cfg.threshold_rule}
+
+
+def _evaluation_current(run: Path, scoring: dict) -> bool:
     metrics = run / "eval-test" / "metrics.json"
     if not metrics.is_file() or metrics.stat().st_mtime_ns < (run / "done.json").stat().st_mtime_ns:
         return False
-    return json.loads(metrics.read_text()).get("aggregation") == aggregation
+    written = json.loads(metrics.read_text())
+    return all(written.get(k) == v for k, v in scoring.items())
 
 
 def _run_job(prepared: str, train_cfg: dict, out: str, depends: dict | None, threads: int,
-             aggregation: str) -> str:
+             scoring: dict) -> str:
     """Train (unless finished), then score on test with dev thresholds (unless done)."""
     from depscreen.training.run import is_finished
 
@@ -98,10 +105,11 @@ def _run_job(prepared: str, train_cfg: dict, out: str, depends: dict | None, thr
         # initialised from them (via its config's init_from).
         reuse = depends if train_cfg["model"] == "decision-fusion" else None
         _train_job(prepared, train_cfg, out, reuse, threads)
-    if not _evaluation_current(run, aggregation):
+    if not _evaluation_current(run, scoring):
         from depscreen.evaluation.evaluate import evaluate_run
 
-        evaluate_run(run, "test", out=run / "eval-test", aggregation=aggregation)
+        evaluate_run(run, "test", out=run / "eval-test", aggregation=scoring["aggregation"],
+                     threshold_rule=scoring["threshold_rule"])
     return out
 
 
@@ -166,7 +174,7 @@ def reproduce(cfg: ReproduceConfig, progress: bool = True, console=None) -> dict
 
     todo = [j for j in jobs_spec if not (is_finished(run_dir(cfg, j[0], j[1]))
                                          and _evaluation_current(run_dir(cfg, j[0], j[1]),
-                                                                 cfg.aggregation))]
+                                                                 _scoring(cfg)))]
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())
     with Progress(*columns, console=console, disable=not progress, transient=False) as bar:
@@ -189,14 +197,14 @@ def _run_phase(phase, prepared: Path, cfg: ReproduceConfig, bar, task) -> None:
         for model, seed, tc, reuse in phase:
             bar.update(task, description=f"{model} (seed {seed})")
             _run_job(str(prepared), tc.to_dict(), str(run_dir(cfg, model, seed)), reuse, threads,
-                     cfg.aggregation)
+                     _scoring(cfg))
             bar.advance(task)
         return
     # Forked workers would inherit the parent's torch thread pools; spawn starts clean.
     with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as pool:
         futures = {
             pool.submit(_run_job, str(prepared), tc.to_dict(), str(run_dir(cfg, model, seed)),
-                        reuse, threads, cfg.aggregation): (model, seed)
+                        reuse, threads, _scoring(cfg)): (model, seed)
             for model, seed, tc, reuse in phase
         }
         bar.update(task, description=f"training + test scoring ({jobs} in parallel)")

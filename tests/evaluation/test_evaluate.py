@@ -19,11 +19,12 @@ from depscreen.cli import app
 from depscreen.errors import DepscreenError
 from depscreen.evaluation.evaluate import evaluate_run
 from depscreen.evaluation.metrics import METRIC_KEYS
+from depscreen.evaluation.threshold import balanced_logistic_threshold
 
 PNG = b"\x89PNG\r\n\x1a\n"
 MODEL = "bilstm-text"  # the quickest model to score
 
-# Dev predictions implying thresholds by hand (see test_threshold):
+# Dev predictions implying max-ua thresholds by hand (see test_threshold):
 # utterances: negatives <= 0.28, positives >= 0.315 -> UA 1 on 0.29..0.31 -> 0.31;
 # participants (means): A 0.1833, B 0.215 | C 0.44, D 0.3325 -> UA 1 on 0.22..0.33 -> 0.33.
 DEV = [("A", 0, [0.1, 0.2, 0.25]), ("B", 0, [0.15, 0.28]),
@@ -49,10 +50,11 @@ def test_thresholds_come_from_dev_predictions(
 ) -> None:
     run = _copy_run(trained_run, tmp_path)
     _write_dev_predictions(run)
-    ev = evaluate_run(run, "test", out=tmp_path / "ev")
+    ev = evaluate_run(run, "test", out=tmp_path / "ev", threshold_rule="max-ua")
 
     metrics = json.loads((tmp_path / "ev" / "metrics.json").read_text())
     assert metrics["thresholds"] == EXPECTED
+    assert metrics["threshold_rule"] == "max-ua"
     assert metrics["split"] == "test"
     test_ids = {s.session_id for s in tiny.corpus.by_split("test")}
     assert set(ev.utterances["session_id"]) == test_ids
@@ -62,6 +64,28 @@ def test_thresholds_come_from_dev_predictions(
     part = ev.participants
     assert (part["pred"] == (part["prob"] >= 0.33).astype(int)).all()
     assert metrics["participant"]["n"] == len(test_ids)
+
+
+def test_default_rule_is_the_balanced_logistic_fit_on_dev(
+    trained_run: Callable[[str], Path], tmp_path: Path
+) -> None:
+    run = _copy_run(trained_run, tmp_path)
+    _write_dev_predictions(run)
+    ev = evaluate_run(run, "test")
+    utt_probs = [p for _sid, _y, probs in DEV for p in probs]
+    utt_labels = [y for _sid, y, probs in DEV for _ in probs]
+    part_probs = [float(np.mean(probs)) for _sid, _y, probs in DEV]
+    part_labels = [y for _sid, y, _probs in DEV]
+    assert ev.metrics["threshold_rule"] == "balanced-logistic"
+    assert ev.metrics["thresholds"] == {
+        "utterance": pytest.approx(balanced_logistic_threshold(
+            np.array(utt_labels), np.array(utt_probs))),
+        "participant": pytest.approx(balanced_logistic_threshold(
+            np.array(part_labels), np.array(part_probs))),
+    }
+    # Separable dev scores: the fit crosses 1/2 between the classes.
+    assert 0.28 < ev.metrics["thresholds"]["utterance"] < 0.315
+    assert 0.215 < ev.metrics["thresholds"]["participant"] < 0.3325
 
 
 def test_test_predictions_do_not_move_the_thresholds(
@@ -74,7 +98,7 @@ def test_test_predictions_do_not_move_the_thresholds(
     for transform in (lambda p: p, lambda p: np.full_like(p, 0.05), lambda p: np.full_like(p, 0.9)):
         frame = real.assign(prob=transform(real["prob"].to_numpy()))
         monkeypatch.setattr(evaluate_mod, "predict_split", lambda *a, _f=frame, **k: _f.copy())
-        ev = evaluate_run(run, "test")
+        ev = evaluate_run(run, "test", threshold_rule="max-ua")
         assert ev.metrics["thresholds"] == EXPECTED
         seen.append(ev.metrics["utterance"]["confusion_matrix"])
     # The test predictions did change what was scored: nothing, then everything, depressed.
@@ -116,3 +140,16 @@ def test_cli_evaluate_dev_writes_everything(
     assert set(preds["session_id"]) == dev_ids and len(preds) == len(dev_ids)
     assert {"label", "prob", "pred"} <= set(preds.columns)
     assert "from dev" in result.output
+
+
+def test_cli_evaluate_takes_a_threshold_rule_and_refuses_unknown_ones(
+    trained_run: Callable[[str], Path], tmp_path: Path
+) -> None:
+    run = _copy_run(trained_run, tmp_path)
+    _write_dev_predictions(run)
+    ok = CliRunner().invoke(app, ["evaluate", str(run), "--threshold-rule", "max-ua"])
+    assert ok.exit_code == 0, ok.output
+    assert json.loads((run / "eval-test" / "metrics.json").read_text())["thresholds"] == EXPECTED
+    bad = CliRunner().invoke(app, ["evaluate", str(run), "--threshold-rule", "best-on-test"])
+    assert isinstance(bad.exception, DepscreenError)  # main() prints it as one line
+    assert "--threshold-rule must be one of balanced-logistic, max-ua" in str(bad.exception)

@@ -17,7 +17,7 @@ from depscreen.corpora.prepare import load_prepared
 from depscreen.errors import DepscreenError
 from depscreen.evaluation.aggregate import aggregate_participants
 from depscreen.evaluation.metrics import binary_metrics
-from depscreen.evaluation.threshold import choose_threshold
+from depscreen.evaluation.threshold import DEFAULT_RULE, choose_threshold
 from depscreen.utils.atomic import atomic_write_text
 
 LEVELS = ("utterance", "participant")
@@ -30,15 +30,27 @@ class Evaluation:
     participants: pd.DataFrame  # one row per participant with prob and pred
 
 
-def run_thresholds(run: Path, aggregation: str = "mean") -> dict[str, float]:
+def run_thresholds(run: Path, aggregation: str = "mean",
+                   rule: str = DEFAULT_RULE) -> dict[str, float]:
     """Utterance- and participant-level thresholds chosen on the run's dev predictions."""
     dev = pd.read_csv(Path(run) / "dev_predictions.csv", dtype={"session_id": str})
     dev = dev[dev["label"] >= 0]
-    part = aggregate_participants(dev["session_id"], dev["prob"], dev["label"], aggregation)
-    return {
-        "utterance": choose_threshold(dev["label"], dev["prob"]),
-        "participant": choose_threshold(part["label"], part["prob"]),
-    }
+    return dev_thresholds(dev["session_id"], dev["prob"], dev["label"], aggregation, rule)
+
+
+def dev_thresholds(session_ids, probs, labels, aggregation: str = "mean",
+                   rule: str = DEFAULT_RULE) -> dict[str, float]:
+    """Thresholds for both levels from dev predictions (one row per sample).
+
+    A majority vote is aggregated at the utterance threshold, as `score` does on test; its
+    participant scores are vote fractions (coarse steps, often exactly 0 or 1), which a
+    logistic fit on log-odds does not suit, so they always use the max-UA rule.
+    """
+    utterance = choose_threshold(labels, probs, rule)
+    part = aggregate_participants(session_ids, probs, labels, aggregation, threshold=utterance)
+    part_rule = "max-ua" if aggregation == "majority" else rule
+    return {"utterance": utterance,
+            "participant": choose_threshold(part["label"], part["prob"], part_rule)}
 
 
 def predict_split(run: Path, split: str, cache_dir: Path | None = None,
@@ -73,7 +85,8 @@ def predict_split(run: Path, split: str, cache_dir: Path | None = None,
     return frame
 
 
-def score(frame: pd.DataFrame, thresholds: dict[str, float], aggregation: str = "mean") -> Evaluation:
+def score(frame: pd.DataFrame, thresholds: dict[str, float], aggregation: str = "mean",
+          threshold_rule: str | None = None) -> Evaluation:
     """Metrics at both levels for per-sample predictions (rows with label -1 are refused)."""
     if (frame["label"] < 0).any():
         raise DepscreenError("this split has unlabelled sessions; metrics need labels "
@@ -90,6 +103,7 @@ def score(frame: pd.DataFrame, thresholds: dict[str, float], aggregation: str = 
         "utterance": binary_metrics(utt["label"], utt["pred"]),
         "participant": binary_metrics(part["label"], part["pred"]),
         "thresholds": thresholds,
+        "threshold_rule": threshold_rule,
         "aggregation": aggregation,
     }
     return Evaluation(metrics, utt, part)
@@ -97,16 +111,16 @@ def score(frame: pd.DataFrame, thresholds: dict[str, float], aggregation: str = 
 
 def evaluate_run(run: Path, split: str = "test", out: Path | None = None,
                  aggregation: str = "mean", cache_dir: Path | None = None,
-                 progress: bool = False) -> Evaluation:
+                 progress: bool = False, threshold_rule: str = DEFAULT_RULE) -> Evaluation:
     """Score `run` on `split`; with `out`, write metrics.json, predictions and confusion PNGs."""
     run = Path(run)
     if not (run / "done.json").is_file():
         raise DepscreenError("not a finished run folder (no done.json); train it first", run)
     if split not in ("dev", "test"):
         raise DepscreenError(f"--split must be dev or test, got {split!r}")
-    thresholds = run_thresholds(run, aggregation)
+    thresholds = run_thresholds(run, aggregation, threshold_rule)
     frame = predict_split(run, split, cache_dir=cache_dir, progress=progress)
-    ev = score(frame, thresholds, aggregation)
+    ev = score(frame, thresholds, aggregation, threshold_rule)
     ev.metrics["split"] = split
     ev.metrics["run"] = str(run)
     if out is not None:

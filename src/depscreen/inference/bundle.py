@@ -47,6 +47,7 @@ import numpy as np
 
 from depscreen import __version__
 from depscreen.errors import ConfigError, DepscreenError
+from depscreen.evaluation.platt import fit_platt, logit
 from depscreen.features.audio import LOGMEL_VERSION, LogMelConfig
 from depscreen.features.text import TextConfig, Vocabulary
 from depscreen.utils.atomic import atomic_write_bytes
@@ -212,16 +213,11 @@ def _check_calibration(cal: dict, where: Path) -> dict:
 # ----------------------------------------------------------------------------- calibration
 
 
-def _logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(np.asarray(p, dtype=np.float64), 1e-6, 1 - 1e-6)
-    return np.log(p) - np.log1p(-p)
-
-
 def apply_calibration(cal: dict, p):
     """Calibrated probabilities (numpy array or float) for the model's raw probabilities `p`."""
     if cal.get("method") != "platt":
         return p
-    z = _logit(np.asarray(p, dtype=np.float64))
+    z = logit(np.asarray(p, dtype=np.float64))
     return 1.0 / (1.0 + np.exp(-(cal["a"] * z + cal["b"])))
 
 
@@ -245,14 +241,12 @@ def fit_dev_calibration(dev) -> dict:
 
     `dev`: the labelled rows of dev_predictions.csv (columns `prob`, `label`).
     """
-    from depscreen.models.fusion import fit_platt
-
     y = dev["label"].to_numpy(dtype=int)
     base = {"fitted_on": "dev", "n": int(len(y))}
     if len(y) < 2 or len(np.unique(y)) < 2:
         return {"method": "identity", **base,
                 "detail": "dev has a single class; raw softmax probabilities are used"}
-    a, b = fit_platt(_logit(dev["prob"].to_numpy()), y, balanced=True)
+    a, b = fit_platt(logit(dev["prob"].to_numpy()), y, balanced=True)
     if not (math.isfinite(a) and math.isfinite(b)) or a <= 0:
         return {"method": "identity", **base,
                 "detail": "the dev predictions do not rise with the label, so Platt scaling "
@@ -262,17 +256,11 @@ def fit_dev_calibration(dev) -> dict:
 
 
 def _dev_thresholds(run: Path, calibration: dict) -> dict[str, float]:
-    from depscreen.evaluation.aggregate import aggregate_participants
-    from depscreen.evaluation.evaluate import run_thresholds
-    from depscreen.evaluation.threshold import choose_threshold
+    from depscreen.evaluation.evaluate import dev_thresholds
 
-    if calibration.get("method") != "platt":
-        return run_thresholds(run)
     dev = _read_dev(run)
     probs = apply_calibration(calibration, dev["prob"].to_numpy())
-    part = aggregate_participants(dev["session_id"], probs, dev["label"], "mean")
-    return {"utterance": choose_threshold(dev["label"], probs),
-            "participant": choose_threshold(part["label"], part["prob"])}
+    return dev_thresholds(dev["session_id"], probs, dev["label"])
 
 
 def _read_dev(run: Path):

@@ -23,12 +23,12 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-from scipy.optimize import minimize
 from sklearn.metrics import balanced_accuracy_score
 from torch import Tensor, nn
 
 from depscreen.errors import ConfigError, CorpusError
 from depscreen.evaluation.aggregate import aggregate_participants
+from depscreen.evaluation.platt import class_weights, fit_platt
 from depscreen.models.base import (
     Batch,
     DepressionModel,
@@ -387,36 +387,6 @@ def _binary_labels(labels: Any) -> np.ndarray:
     return y.astype(np.int64)
 
 
-def _class_weights(y: np.ndarray, balanced: bool) -> np.ndarray:
-    if not balanced:
-        return np.ones(len(y))
-    n_pos = y.sum()
-    n_neg = len(y) - n_pos
-    return np.where(y == 1, len(y) / (2.0 * n_pos), len(y) / (2.0 * n_neg))
-
-
-def fit_platt(z: np.ndarray, y: np.ndarray, balanced: bool) -> tuple[float, float]:
-    """Platt scaling: a, b of p = sigmoid(a z + b) fitted by (weighted) logistic regression.
-
-    Uses Platt's (1999) smoothed targets (N+ + 1)/(N+ + 2) and 1/(N- + 2), which keep a and b
-    finite when a small dev set is separable.
-    """
-    n_pos = float(y.sum())
-    n_neg = float(len(y) - n_pos)
-    t = np.where(y == 1, (n_pos + 1) / (n_pos + 2), 1 / (n_neg + 2))
-    w = _class_weights(y, balanced)
-    w = w / w.sum()
-
-    def loss(params: np.ndarray) -> tuple[float, np.ndarray]:
-        s = params[0] * z + params[1]
-        nll = np.logaddexp(0.0, s) - t * s  # -[t log σ(s) + (1 - t) log(1 - σ(s))]
-        g = w * (1.0 / (1.0 + np.exp(-s)) - t)  # d nll / d s
-        return float((w * nll).sum()), np.array([(g * z).sum(), g.sum()])
-
-    res = minimize(loss, np.array([1.0, 0.0]), jac=True, method="L-BFGS-B")
-    return float(res.x[0]), float(res.x[1])
-
-
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
@@ -424,7 +394,7 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 def _log_likelihood(p: np.ndarray, y: np.ndarray, balanced: bool) -> float:
     """Mean (class-weighted) log-likelihood of labels y under probabilities p."""
     p = np.clip(p, 1e-7, 1 - 1e-7)
-    cw = _class_weights(y, balanced) if len(np.unique(y)) == 2 else np.ones(len(y))
+    cw = class_weights(y, balanced) if len(np.unique(y)) == 2 else np.ones(len(y))
     return float(np.average(np.where(y == 1, np.log(p), np.log1p(-p)), weights=cw))
 
 
