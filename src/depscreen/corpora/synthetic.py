@@ -55,7 +55,7 @@ from depscreen.errors import ConfigError, CorpusError
 from depscreen.utils.atomic import atomic_write_bytes, atomic_write_text
 from depscreen.utils.progress import progress_bar
 
-GENERATOR_VERSION = 6  # bump whenever the bytes written for a given config change
+GENERATOR_VERSION = 7  # bump whenever the bytes written for a given config change
 SIDECAR = "depscreen_synth.json"
 STATE_DIR = ".depscreen_synth"
 
@@ -494,7 +494,7 @@ def clean_text(value: str) -> str:
 TEXT_BASE_LOGIT = -2.0  # P(negative answer) without depression ~ 12 %
 TEXT_GAIN = 7.0  # logit per unit of relevant severity (0-1), times text_signal
 TEXT_PERSON_SD = 0.2  # person-level tendency to talk negatively, unrelated to the label
-SPEECH_GAIN = 1.4  # prosodic shift per unit of speech severity, times speech_signal
+SPEECH_GAIN = 1.8  # prosodic shift per unit of speech severity, times speech_signal
 SPEECH_CENTER = 0.2  # severity at which the shift is zero
 SPEECH_LABEL_WEIGHT = 1.0  # speech severity = label (the diagnosis, not the item profile)
 SPEECH_PERSON_SD = 0.3  # person-level variation in how depression shows in speech

@@ -5,9 +5,9 @@ Two rules:
 * `balanced-logistic` (the default): UA is the accuracy under equal class priors, so the
   threshold that maximises it in expectation is where the class-balanced posterior crosses
   1/2. A class-balanced Platt fit on the dev log-odds (two parameters) estimates that point.
-  It uses every dev score, not just the order of the few that sit near the boundary, so on
-  a dev split of a few dozen participants it varies much less from one training seed to
-  the next than the empirical maximum does (measured in bench/threshold_rules.py).
+  It uses every dev score, not just the order of the few that sit near the boundary; on a
+  dev split of a few dozen participants the empirical maximum can land far from the best
+  test threshold of a well-separating model (bench/threshold_rules.py, README "Metrics").
 * `max-ua`: the grid point with the highest UA on dev, ties to the one nearest 0.5.
 
 When the fit cannot give a threshold (dev scores that fall as the label rises), the
