@@ -21,6 +21,7 @@ from pathlib import Path
 
 from depscreen.errors import DepscreenError
 from depscreen.utils.atomic import atomic_write_text
+from depscreen.utils.workers import exit_with_parent
 
 # The rows of the paper's Table I, in its order, with its published numbers (F1, WA, UA).
 TABLE_MODELS: dict[str, tuple[str, tuple[float, float, float] | None]] = {
@@ -201,7 +202,8 @@ def _run_phase(phase, prepared: Path, cfg: ReproduceConfig, bar, task) -> None:
             bar.advance(task)
         return
     # Forked workers would inherit the parent's torch thread pools; spawn starts clean.
-    with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as pool:
+    with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"),
+                             initializer=exit_with_parent, initargs=(os.getpid(),)) as pool:
         futures = {
             pool.submit(_run_job, str(prepared), tc.to_dict(), str(run_dir(cfg, model, seed)),
                         reuse, threads, _scoring(cfg)): (model, seed)

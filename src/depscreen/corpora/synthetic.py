@@ -54,6 +54,7 @@ from depscreen.corpora.records import PHQ8_CUTOFF, PHQ8_ITEMS
 from depscreen.errors import ConfigError, CorpusError
 from depscreen.utils.atomic import atomic_write_bytes, atomic_write_text
 from depscreen.utils.progress import progress_bar
+from depscreen.utils.workers import exit_with_parent
 
 GENERATOR_VERSION = 7  # bump whenever the bytes written for a given config change
 SIDECAR = "depscreen_synth.json"
@@ -1165,7 +1166,8 @@ def _run(
     if not tasks:
         return results
     with progress_bar(progress, len(tasks), "synthesizing interviews") as advance:
-        pool = _pool_context().Pool(processes=min(jobs, len(tasks)), maxtasksperchild=1)
+        pool = _pool_context().Pool(processes=min(jobs, len(tasks)), maxtasksperchild=1,
+                                    initializer=exit_with_parent, initargs=(os.getpid(),))
         try:
             for truth in pool.imap_unordered(_build_task, tasks, chunksize=1):
                 results.append(truth)

@@ -55,6 +55,7 @@ from depscreen.features.audio import (
 from depscreen.features.text import EMBEDDING_DIM, SentenceEncoder
 from depscreen.utils.atomic import atomic_path, atomic_write_text
 from depscreen.utils.progress import progress_bar
+from depscreen.utils.workers import exit_with_parent
 
 INDEX_FORMAT = 1
 _SAFE = re.compile(r"[^A-Za-z0-9._-]")
@@ -264,7 +265,8 @@ def _run_task(task: _Task) -> tuple[str, dict | None, str | None]:
         return task.session_id, None, f"{task.audio}: {e}"
 
 
-def _init_worker(bases: dict) -> None:
+def _init_worker(bases: dict, parent_pid: int) -> None:
+    exit_with_parent(parent_pid)
     seed_mel_bases(bases)  # the parent's filterbanks: workers never import librosa
 
 
@@ -365,7 +367,7 @@ def _run_tasks(tasks: list[_Task], jobs: int | None, progress: bool
                 advance()
         return results
     with ProcessPoolExecutor(n_jobs, mp_context=_pool_context(), initializer=_init_worker,
-                             initargs=(mel_bases(),)) as ex:
+                             initargs=(mel_bases(), os.getpid())) as ex:
         # Submitting first starts every worker before the progress bar starts its thread.
         futures = [ex.submit(_run_task, t) for t in tasks]
         with progress_bar(progress, len(tasks), "log-Mel features") as advance:
