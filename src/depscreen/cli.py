@@ -98,6 +98,12 @@ def synth(
 
 
 # ----------------------------------------------------------------------------- prepare
+# Shared by prepare and predict.
+MaxAudioMB = Annotated[
+    float, typer.Option("--max-audio-mb", help="Refuse audio files larger than this (MiB).")
+]
+
+
 @app.command()
 def prepare(
     corpus: Annotated[
@@ -128,9 +134,7 @@ def prepare(
     seed: Annotated[
         int, typer.Option("--seed", help="Seed for manifest splits assigned automatically.")
     ] = 0,
-    max_audio_mb: Annotated[
-        float, typer.Option("--max-audio-mb", help="Refuse audio files larger than this (MiB).")
-    ] = 4096.0,
+    max_audio_mb: MaxAudioMB = 4096.0,
     show_warnings: Annotated[
         int, typer.Option("--show-warnings", help="How many warnings to list (all are counted).")
     ] = 10,
@@ -470,9 +474,7 @@ def predict(
     verbose: Annotated[
         bool, typer.Option("--verbose", help="Log details, including transcript text.")
     ] = False,
-    max_audio_mb: Annotated[
-        float, typer.Option("--max-audio-mb", help="Refuse audio files larger than this (MiB).")
-    ] = 4096.0,
+    max_audio_mb: MaxAudioMB = 4096.0,
 ) -> None:
     """Score new interviews: the calibrated probability of depression, the decision at the
     threshold chosen on dev, per-modality probabilities and a per-utterance timeline (JSON).

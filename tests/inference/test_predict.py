@@ -194,6 +194,61 @@ def test_batch_folder_gives_one_row_per_session(cli, bundle_path, interview_fold
         assert rows[sid]["modalities_used"] == "speech+text"
 
 
+def _zip_session(folder, audio, transcript, sid, nested=True):
+    """A DAIC-WOZ style {ID}_P.zip (members inside an {ID}_P/ folder, as some copies are)."""
+    import zipfile
+
+    inner = f"{sid}_P/" if nested else ""
+    with zipfile.ZipFile(folder / f"{sid}_P.zip", "w") as z:
+        z.write(audio, f"{inner}{sid}_AUDIO.wav")
+        z.write(transcript, f"{inner}{sid}_TRANSCRIPT.csv")
+
+
+def test_batch_folder_reads_daic_zips_in_place(cli, bundle_path, two_sessions, tmp_path, loaded):
+    folder = tmp_path / "zipped"
+    folder.mkdir()
+    (sid_a, audio_a, tr_a), (sid_b, audio_b, tr_b) = two_sessions
+    _zip_session(folder, audio_a, tr_a, sid_a)
+    _zip_session(folder, audio_b, tr_b, sid_b, nested=False)
+    shutil.copytree(audio_b.parent, folder / audio_b.parent.name)  # also unzipped: folder wins
+    (folder / "998_P.zip").write_bytes(b"PK\x03\x04 not really a zip")
+    before = {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+    items = {it.session_id: it for it in find_interviews(folder)}
+    assert set(items) == {sid_a, sid_b, "998"}
+    assert items[sid_a].audio == f"{folder / f'{sid_a}_P.zip'}::{sid_a}_P/{sid_a}_AUDIO.wav"
+    assert str(items[sid_a].transcript).endswith(f"::{sid_a}_P/{sid_a}_TRANSCRIPT.csv")
+    assert items[sid_b].audio == str(folder / audio_b.parent.name / audio_b.name)
+
+    out = tmp_path / "batch.csv"
+    code, _, stderr = cli("predict", folder, "--model", bundle_path, "--out", out)
+    assert code == 1 and "1 session(s) could not be scored" in stderr
+    rows = {r["session_id"]: r for r in csv.DictReader(io.StringIO(out.read_text()))}
+    assert "998_P.zip" in rows["998"]["error"]
+    # The zipped interview scores exactly as its unzipped files do.
+    direct = predict_interview(loaded, audio=audio_a, transcript=tr_a)
+    assert not rows[sid_a]["error"] and rows[sid_a]["modalities_used"] == "speech+text"
+    assert float(rows[sid_a]["probability"]) == pytest.approx(direct["probability"], abs=1e-4)
+    # Read in place: nothing extracted, nothing changed.
+    assert {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()} == before
+
+
+def test_zipped_transcript_errors_name_the_member(loaded, dev_session, tmp_path):
+    import zipfile
+
+    from depscreen.errors import TranscriptError
+
+    _, audio, _ = dev_session
+    archive = tmp_path / "300_P.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("300_TRANSCRIPT.csv", b"")
+    with pytest.raises(TranscriptError, match="empty file") as e:
+        predict_interview(loaded, audio=audio, transcript=f"{archive}::300_TRANSCRIPT.csv")
+    assert "300_P.zip::300_TRANSCRIPT.csv" in str(e.value)
+    with pytest.raises(TranscriptError, match="no such member"):
+        predict_interview(loaded, audio=audio, transcript=f"{archive}::missing.csv")
+
+
 def test_batch_manifest(cli, bundle_path, dev_session, tmp_path):
     _, audio, transcript = dev_session
     wav = write_wav(tmp_path / "a.wav", seconds=5.0)

@@ -510,8 +510,8 @@ def _zip_files(
     try:
         with zipfile.ZipFile(archive, "r") as z:
             names = z.namelist()
-            audio_member = _zip_member(names, audio_name)
-            transcript_member = _zip_member(names, transcript_name)
+            audio_member = zip_member(names, audio_name)
+            transcript_member = zip_member(names, transcript_name)
             data = z.read(transcript_member) if transcript_member else None
     except _ZIP_ERRORS as e:
         warnings.warn(f"session {sid} skipped: unreadable zip archive ({e})", archive, None, sid)
@@ -521,7 +521,7 @@ def _zip_files(
     return audio_ref, transcript  # type: ignore[return-value]
 
 
-def _zip_member(names: list[str], wanted: str) -> str | None:
+def zip_member(names: list[str], wanted: str) -> str | None:
     """The member called `wanted` (any case) at the top level or in a folder, shallowest first."""
     hits = [
         n for n in names if not n.endswith("/") and PurePosixPath(n).name.lower() == wanted.lower()

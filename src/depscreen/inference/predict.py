@@ -24,6 +24,7 @@ import io
 import logging
 import math
 import re
+import zipfile
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ from depscreen.audio import (
     open_ref,
     ref_size,
     split_ref,
+    zip_ref,
 )
 from depscreen.corpora.records import Utterance
 from depscreen.corpora.transcripts import (
@@ -208,9 +210,30 @@ def _decode_audio(ref: str, loaded: LoadedModel, max_bytes: int, ctx: _Context) 
     return wave
 
 
-def _read_transcript(path: Path, session_id: str, duration: float | None,
+def _transcript_bytes(ref: str) -> bytes:
+    """A transcript's bytes from a file or a zip member (`archive.zip::member`), size-checked
+    before reading."""
+    path, member = split_ref(ref)
+    if member is None:
+        return read_limited(path, MAX_TRANSCRIPT_BYTES, "transcript", TranscriptError)
+    try:
+        with zipfile.ZipFile(path) as z:
+            size = z.getinfo(member).file_size
+            if size == 0:
+                raise TranscriptError("empty file (0 bytes)", ref)
+            if size > MAX_TRANSCRIPT_BYTES:
+                raise TranscriptError(f"transcript is {size / 1024**2:.0f} MiB, above the limit "
+                                      f"of {MAX_TRANSCRIPT_BYTES / 1024**2:.0f} MiB", ref)
+            return z.read(member)
+    except KeyError:
+        raise TranscriptError("the zip archive has no such member", ref) from None
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as e:
+        raise TranscriptError(f"cannot read the zip archive ({e})", ref) from None
+
+
+def _read_transcript(path: str | Path, session_id: str, duration: float | None,
                      ctx: _Context) -> list[Utterance]:
-    data = read_limited(path, MAX_TRANSCRIPT_BYTES, "transcript", TranscriptError)
+    data = _transcript_bytes(str(path))
     if b"\x00" in data[:4096]:
         raise TranscriptError("not a text file (binary content); expected a tab- or "
                               "comma-separated transcript", path)
@@ -419,7 +442,7 @@ def predict_interview(
 
     text_source: str | None = None
     if transcript is not None:
-        utts = _read_transcript(Path(transcript), sid, duration, ctx)
+        utts = _read_transcript(str(transcript), sid, duration, ctx)
         text_source = "transcript"
     elif text is not None:
         cleaned = clean_text(text)
@@ -535,8 +558,8 @@ class BatchItem:
     """One interview of a batch: where its inputs are."""
 
     session_id: str
-    audio: str | None = None
-    transcript: Path | None = None
+    audio: str | None = None  # a file, or a zip member `archive.zip::member`
+    transcript: Path | str | None = None  # the same
     text: str | None = None
 
 
@@ -602,7 +625,9 @@ def read_manifest(path: str | Path) -> list[BatchItem]:
 def find_interviews(folder: str | Path) -> list[BatchItem]:
     """Interviews in a folder (searched recursively): every audio file, with the transcript
     beside it named `{ID}_TRANSCRIPT.csv` (audio `{ID}_AUDIO.wav`, DAIC-WOZ style) or
-    `{stem}.csv` / `{stem}.tsv`; transcripts without audio are scored as text."""
+    `{stem}.csv` / `{stem}.tsv`; transcripts without audio are scored as text. DAIC-WOZ's
+    session archives `{ID}_P.zip` are read in place (never extracted); a session present
+    both unzipped and zipped is read from the folder, as `prepare` does."""
     folder = Path(folder)
     if not folder.is_dir():
         raise ConfigError("not a folder", folder)
@@ -626,20 +651,48 @@ def find_interviews(folder: str | Path) -> list[BatchItem]:
     for t in sorted(transcripts - used):
         if "transcript" in t.stem.lower():
             items.append(BatchItem(default_session_id(None, t), None, t, None))
+    unzipped = {it.session_id for it in items}
+    for archive in files:
+        m = _SESSION_ZIP.match(archive.name)
+        if m and m.group(1) not in unzipped:
+            items.append(_zipped_interview(archive, m.group(1)))
     if not items:
-        raise ConfigError("no interviews found (audio files, or *_TRANSCRIPT.csv files)", folder)
+        raise ConfigError("no interviews found (audio files, *_TRANSCRIPT.csv files or "
+                          "{ID}_P.zip archives)", folder)
     counts: dict[str, int] = {}
     for it in items:
         counts[it.session_id] = counts.get(it.session_id, 0) + 1
     out = []
     for it in items:  # the same ID in two sub-folders: name them by their relative path
         if counts[it.session_id] > 1:
-            src = Path(it.audio) if it.audio else it.transcript
+            src = Path(it.audio) if it.audio else Path(it.transcript)
             assert src is not None
             rel = src.parent.relative_to(folder).as_posix()
             it = BatchItem(f"{rel}/{it.session_id}", it.audio, it.transcript, it.text)
         out.append(it)
     return out
+
+
+_SESSION_ZIP = re.compile(r"^(.+)_P\.zip$", re.IGNORECASE)
+
+
+def _zipped_interview(archive: Path, sid: str) -> BatchItem:
+    """A DAIC-WOZ session archive as a batch item. An archive that cannot be listed still
+    gives an item (pointing at the audio it should hold), so its row carries the error."""
+    from depscreen.corpora.daic_woz import zip_member
+
+    try:
+        with zipfile.ZipFile(archive) as z:
+            names = z.namelist()
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError):
+        return BatchItem(sid, zip_ref(archive, f"{sid}_AUDIO.wav"), None, None)
+    audio_member = zip_member(names, f"{sid}_AUDIO.wav")
+    transcript_member = zip_member(names, f"{sid}_TRANSCRIPT.csv")
+    if audio_member is None and transcript_member is None:
+        # Nothing to score: point at the missing audio so the row says what is wrong.
+        return BatchItem(sid, zip_ref(archive, f"{sid}_AUDIO.wav"), None, None)
+    return BatchItem(sid, zip_ref(archive, audio_member) if audio_member else None,
+                     zip_ref(archive, transcript_member) if transcript_member else None, None)
 
 
 def predict_batch(
