@@ -39,13 +39,15 @@ def rule_table(reproduce_dir: Path, aggregation: str = "mean") -> list[dict]:
                        if (p / "eval-test" / "utterance_predictions.csv").is_file())
         if not seeds:
             continue
+        read = {"dtype": {"session_id": str}}
+        predictions = []  # (dev, test) per seed, read once for every rule
+        for run in seeds:
+            dev = pd.read_csv(run / "dev_predictions.csv", **read)
+            test = pd.read_csv(run / "eval-test" / "utterance_predictions.csv", **read)
+            predictions.append((dev[dev["label"] >= 0], test))
         for rule in THRESHOLD_RULES:
             ua, f1, thr = [], [], []
-            for run in seeds:
-                read = {"dtype": {"session_id": str}}
-                dev = pd.read_csv(run / "dev_predictions.csv", **read)
-                dev = dev[dev["label"] >= 0]
-                test = pd.read_csv(run / "eval-test" / "utterance_predictions.csv", **read)
+            for dev, test in predictions:
                 t = dev_thresholds(dev["session_id"], dev["prob"], dev["label"], aggregation, rule)
                 m = score(test[["session_id", "label", "prob"]], t, aggregation).metrics
                 ua.append(m["participant"]["ua"])

@@ -20,7 +20,6 @@ import csv
 import io
 import math
 import zipfile
-import zlib
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
@@ -33,6 +32,7 @@ from depscreen.corpora.transcripts import (
     participant_utterances,
 )
 from depscreen.errors import AudioError, CorpusError, TranscriptError, WarningCollector
+from depscreen.utils.files import ZIP_READ_ERRORS
 
 # --- Known quirks, from /work/shared/daic-woz-format.md ("Known quirks"). ---------------
 # Transcript out of sync with the audio: seconds added to every transcript time.
@@ -61,7 +61,6 @@ SPLIT_FILES: dict[str, str] = {
 }
 FULL_TEST_FILE = "full_test_split.csv"
 
-_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, OSError)
 
 
 def prepare_daic_woz(
@@ -513,7 +512,7 @@ def _zip_files(
             audio_member = zip_member(names, audio_name)
             transcript_member = zip_member(names, transcript_name)
             data = z.read(transcript_member) if transcript_member else None
-    except _ZIP_ERRORS as e:
+    except ZIP_READ_ERRORS as e:
         warnings.warn(f"session {sid} skipped: unreadable zip archive ({e})", archive, None, sid)
         return None
     audio_ref = audio.zip_ref(archive, audio_member) if audio_member else None

@@ -61,7 +61,7 @@ from depscreen.features.audio import logmel, normalise, session_stats, utterance
 from depscreen.features.text import EMBEDDING_DIM, PAD_ID, tokenize
 from depscreen.inference.asr import SPEAKER_NOTE, Recognizer, speech_segments
 from depscreen.inference.bundle import LoadedModel, apply_calibration
-from depscreen.utils.files import read_limited
+from depscreen.utils.files import ZIP_READ_ERRORS, read_limited
 
 log = logging.getLogger("depscreen.inference")
 
@@ -210,30 +210,11 @@ def _decode_audio(ref: str, loaded: LoadedModel, max_bytes: int, ctx: _Context) 
     return wave
 
 
-def _transcript_bytes(ref: str) -> bytes:
-    """A transcript's bytes from a file or a zip member (`archive.zip::member`), size-checked
-    before reading."""
-    path, member = split_ref(ref)
-    if member is None:
-        return read_limited(path, MAX_TRANSCRIPT_BYTES, "transcript", TranscriptError)
-    try:
-        with zipfile.ZipFile(path) as z:
-            size = z.getinfo(member).file_size
-            if size == 0:
-                raise TranscriptError("empty file (0 bytes)", ref)
-            if size > MAX_TRANSCRIPT_BYTES:
-                raise TranscriptError(f"transcript is {size / 1024**2:.0f} MiB, above the limit "
-                                      f"of {MAX_TRANSCRIPT_BYTES / 1024**2:.0f} MiB", ref)
-            return z.read(member)
-    except KeyError:
-        raise TranscriptError("the zip archive has no such member", ref) from None
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as e:
-        raise TranscriptError(f"cannot read the zip archive ({e})", ref) from None
-
-
 def _read_transcript(path: str | Path, session_id: str, duration: float | None,
                      ctx: _Context) -> list[Utterance]:
-    data = _transcript_bytes(str(path))
+    archive, member = split_ref(str(path))
+    data = read_limited(archive, MAX_TRANSCRIPT_BYTES, "transcript", TranscriptError,
+                        member=member)
     if b"\x00" in data[:4096]:
         raise TranscriptError("not a text file (binary content); expected a tab- or "
                               "comma-separated transcript", path)
@@ -666,7 +647,6 @@ def find_interviews(folder: str | Path) -> list[BatchItem]:
     for it in items:  # the same ID in two sub-folders: name them by their relative path
         if counts[it.session_id] > 1:
             src = Path(it.audio) if it.audio else Path(it.transcript)
-            assert src is not None
             rel = src.parent.relative_to(folder).as_posix()
             it = BatchItem(f"{rel}/{it.session_id}", it.audio, it.transcript, it.text)
         out.append(it)
@@ -684,7 +664,7 @@ def _zipped_interview(archive: Path, sid: str) -> BatchItem:
     try:
         with zipfile.ZipFile(archive) as z:
             names = z.namelist()
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError):
+    except ZIP_READ_ERRORS:
         return BatchItem(sid, zip_ref(archive, f"{sid}_AUDIO.wav"), None, None)
     audio_member = zip_member(names, f"{sid}_AUDIO.wav")
     transcript_member = zip_member(names, f"{sid}_TRANSCRIPT.csv")
