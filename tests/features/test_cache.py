@@ -166,6 +166,7 @@ class FakeEncoder:
     """Stands in for SentenceEncoder: deterministic vectors, counts the texts it encodes."""
 
     name = "fake-encoder"
+    dim = 384
 
     def __init__(self) -> None:
         self.seen: list[str] = []

@@ -343,6 +343,7 @@ def _build_session(
         audio=audio_ref,
         utterances=utterances,
         has_text=has_text,
+        speaker=row.speaker,
     )
 
 

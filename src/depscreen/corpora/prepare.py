@@ -230,7 +230,8 @@ def load_prepared(out: Path) -> Corpus:
             "not a prepared folder (no prepare.json); run `depscreen prepare` first", out
         )
     meta = json.loads(meta_path.read_text())
-    df = pd.read_csv(out / SESSIONS_FILE, dtype={"session_id": str, "audio": str, "gender": str})
+    df = pd.read_csv(out / SESSIONS_FILE, dtype={"session_id": str, "audio": str, "gender": str,
+                                                "speaker": str})
     utts: dict[str, list[Utterance]] = {}
     with gzip.open(out / UTTERANCES_FILE, "rt", encoding="utf-8") as f:
         for line in f:
@@ -253,6 +254,7 @@ def load_prepared(out: Path) -> Corpus:
                 audio=_opt(r["audio"]),
                 utterances=utts.get(sid, []),
                 has_text=bool(r["has_text"]),
+                speaker=_opt(r.get("speaker")),
             )
         )
     warnings = [CorpusWarning(**w) for w in meta.get("warnings", [])]

@@ -62,6 +62,9 @@ class Session:
     utterances: list[Utterance] = field(default_factory=list)
     # True when the text channel exists (a transcript or inline text was given).
     has_text: bool = True
+    # Who is interviewed, when the corpus says (manifests); None = the session is its own
+    # speaker. Used by per-speaker feature normalisation and grouped splits.
+    speaker: str | None = None
 
     @property
     def has_audio(self) -> bool:
@@ -89,6 +92,7 @@ class Session:
             "has_audio": self.has_audio,
             "has_text": self.has_text,
             "audio": self.audio,
+            "speaker": self.speaker,
         }
         for item in PHQ8_ITEMS:
             row[f"PHQ8_{item}"] = (self.phq8_items or {}).get(item)

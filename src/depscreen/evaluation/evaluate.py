@@ -56,9 +56,8 @@ def dev_thresholds(session_ids, probs, labels, aggregation: str = "mean",
 def predict_split(run: Path, split: str, cache_dir: Path | None = None,
                   prepared: Path | None = None, progress: bool = False) -> pd.DataFrame:
     """Per-sample probabilities of a finished run on `split` (utterance level)."""
-    from depscreen.features.audio import LogMelConfig
-    from depscreen.features.dataset import build_samples
-    from depscreen.features.text import TextConfig, Vocabulary
+    from depscreen.features.dataset import build_split_for_run
+    from depscreen.features.text import Vocabulary
     from depscreen.training.data import predict_dataset, prediction_frame
     from depscreen.training.run import load_run_model
 
@@ -71,12 +70,11 @@ def predict_split(run: Path, split: str, cache_dir: Path | None = None,
     vocab = None
     if (run / "vocab.json").is_file():
         vocab = Vocabulary.from_json((run / "vocab.json").read_text())
-    ds = build_samples(
-        corpus, split, LogMelConfig.from_dict(feats["audio"]), TextConfig(**feats["text"]),
-        cache_dir or prepared / "features", vocab=vocab,
-        text_input=cfg["train"].get("text_input", "tokens"),
-        modalities=frozenset(feats["modalities"]), progress=progress,
-    )
+    if "representations" not in feats:  # a run made before representations: its text input
+        feats = {**feats, "representations": {
+            "text": "minilm" if cfg["train"].get("text_input") == "embedding" else "tokens"}}
+    ds = build_split_for_run(corpus, split, feats, cache_dir or prepared / "features", vocab,
+                             progress=progress)
     if len(ds) == 0:
         raise DepscreenError(f"the {split} split has no usable samples", prepared)
     frame = prediction_frame(ds, predict_dataset(model, ds))

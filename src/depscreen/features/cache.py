@@ -1,14 +1,18 @@
-"""The on-disk feature cache: log-Mel frames per session, sentence embeddings per session.
+"""The on-disk feature cache: speech frames per session, sentence embeddings per session.
 
-Layout under the cache folder:
+One cache serves every speech representation (`features/representations.py`: log-Mel,
+eGeMAPS, a pretrained encoder). Layout under the cache folder:
 
-    logmel-<cfg key>/config.json                  the LogMelConfig the folder holds
-    logmel-<cfg key>/<session>-<source key>.npy   (N, n_mels) float32: every sample's frames
-    logmel-<cfg key>/<session>-<source key>.json  index: per sample utterance, window, frame
-                                                  offset and count; per-band mean and std
-    sentemb-<encoder key>/<session>-<text key>.npy (n_utterances, 384) float32
+    <kind>-<cfg key>/config.json                  the LogMelConfig (windowing) + representation
+    <kind>-<cfg key>/<session>-<source key>.npy   (N, dim) float32: every sample's frames
+    <kind>-<cfg key>/<session>-<source key>.json  index: per sample utterance, window, frame
+                                                  offset and count; per-dim mean and std
+    sentemb-<encoder key>/<session>-<text key>.npy (n_utterances, dim) float32
 
-The config key hashes every LogMelConfig field and the feature code version; the source key
+For log-Mel, <kind>-<cfg key> is `logmel-<LogMelConfig.key()>` as it always was; for the
+others the key also hashes the representation's config (for a pretrained encoder, its
+weights' sha256), see `cache_folder_name`. The config key hashes every LogMelConfig field
+and the feature code version; the source key
 hashes the audio reference, the file's size, mtime_ns and inode, and the utterance times, so a changed
 config, rewritten audio or re-aligned transcript never reuses a stale entry. The text key hashes
 the encoder name and every utterance text.
@@ -44,7 +48,6 @@ from depscreen.corpora.records import Corpus, Session
 from depscreen.errors import AudioError, CorpusWarning, DepscreenError, FeatureError
 from depscreen.features.audio import (
     LogMelConfig,
-    logmel,
     mel_bases,
     mel_basis,
     normalise,
@@ -52,7 +55,12 @@ from depscreen.features.audio import (
     session_stats,
     utterance_windows,
 )
-from depscreen.features.text import EMBEDDING_DIM, SentenceEncoder
+from depscreen.features.representations import (
+    LogMelRepresentation,
+    SpeechRepresentation,
+    TextEncoder,
+    cache_folder_name,
+)
 from depscreen.utils.atomic import atomic_path, atomic_write_text
 from depscreen.utils.progress import progress_bar
 from depscreen.utils.workers import exit_with_parent
@@ -98,9 +106,10 @@ def source_key(session: Session, cfg: LogMelConfig) -> str:
     )
 
 
-def logmel_dir(cache_dir: str | Path, cfg: LogMelConfig) -> Path:
-    """The cache folder for one log-Mel configuration."""
-    return Path(cache_dir) / f"logmel-{cfg.key()}"
+def logmel_dir(cache_dir: str | Path, cfg: LogMelConfig,
+               rep: SpeechRepresentation | None = None) -> Path:
+    """The cache folder for one windowing config and representation (default log-Mel)."""
+    return Path(cache_dir) / cache_folder_name(rep or LogMelRepresentation(cfg), cfg)
 
 
 @dataclass(frozen=True)
@@ -197,39 +206,58 @@ class _Task:
     npy: str
     idx: str
     key: str
+    cfg_key: str  # the cache folder's key (its name after "<kind>-")
+    rep: SpeechRepresentation
+
+
+def session_frames(wave: np.ndarray, times: Sequence[tuple[float, float]], cfg: LogMelConfig,
+                   rep: SpeechRepresentation) -> tuple[np.ndarray, list[dict], int]:
+    """One session's frames: every utterance window of `wave` through `rep`, concatenated.
+
+    Returns the (N, dim) frames, one span dict per kept window (utt, win, offset, n_frames,
+    first, last) and the number of windows dropped because they run past the audio's end.
+    `predict` calls this too, so a new interview's samples are the ones training saw.
+    """
+    segs, spans, missing = [], [], 0
+    for ui, (start, end) in enumerate(times):
+        for wi, (first, last) in enumerate(utterance_windows(start, end, cfg)):
+            seg = wave[first : min(last, wave.size)]
+            if seg.size < cfg.min_samples:  # the utterance runs past the end of the audio
+                missing += 1
+                continue
+            segs.append(seg)
+            spans.append({"utt": ui, "win": wi, "first": first, "last": first + seg.size})
+    chunks = rep.frames_many(segs) if segs else []
+    samples, offset = [], 0
+    for span, frames in zip(spans, chunks, strict=True):
+        if frames.shape[0] == 0:
+            missing += 1
+            continue
+        samples.append({**span, "offset": offset, "n_frames": int(frames.shape[0])})
+        offset += frames.shape[0]
+    kept = [c for c in chunks if c.shape[0]]
+    frames = (np.concatenate(kept).astype(np.float32, copy=False) if kept
+              else np.zeros((0, rep.dim), dtype=np.float32))
+    return frames, samples, missing
 
 
 def _extract(task: _Task) -> dict:
     """Decode one session, compute every window's frames, write .npy then .json atomically."""
     cfg = LogMelConfig(**task.cfg)
-    plan = [utterance_windows(s, e, cfg) for s, e in task.times]
     notes: list[str] = []
     wave = np.zeros(0, dtype=np.float32)
-    if any(plan):
+    if any(utterance_windows(s, e, cfg) for s, e in task.times):
         wave, notes = load_audio(task.audio, sr=cfg.sample_rate)
-    chunks, samples, offset, missing = [], [], 0, 0
-    for ui, spans in enumerate(plan):
-        for wi, (first, last) in enumerate(spans):
-            seg = wave[first : min(last, wave.size)]
-            if seg.size < cfg.min_samples:  # the utterance runs past the end of the audio
-                missing += 1
-                continue
-            mel = logmel(seg, cfg)
-            chunks.append(mel)
-            samples.append({"utt": ui, "win": wi, "offset": offset, "n_frames": mel.shape[0],
-                            "first": first, "last": first + seg.size})
-            offset += mel.shape[0]
-    frames = (np.concatenate(chunks) if chunks
-              else np.zeros((0, cfg.n_mels), dtype=np.float32))
+    frames, samples, missing = session_frames(wave, task.times, cfg, task.rep)
     mean, std = session_stats(frames)
     index = {
         "format": INDEX_FORMAT,
         "session_id": task.session_id,
         "audio": task.audio,
         "source_key": task.key,
-        "config_key": cfg.key(),
+        "config_key": task.cfg_key,
         "n_frames": int(frames.shape[0]),
-        "n_mels": cfg.n_mels,
+        "n_mels": int(frames.shape[1]),
         "audio_seconds": wave.size / cfg.sample_rate,
         "missing_windows": missing,
         "samples": samples,
@@ -288,28 +316,36 @@ def extract_corpus(
     jobs: int | None = None,
     progress: bool = True,
     split: str | None = None,
+    rep: SpeechRepresentation | None = None,
 ) -> ExtractResult:
     """Make sure every session with audio has a cache entry; return handles to all of them.
 
     `corpus` may be a Corpus or a list of sessions; `split` restricts a Corpus to one split
-    (so training code can extract train/dev without touching test). Missing entries are
-    extracted in `jobs` processes (default: one per CPU, at most one per session; 1 = in this
-    process). A session whose audio cannot be used is skipped and reported in `warnings`.
+    (so training code can extract train/dev without touching test). `rep` is the speech
+    representation (default: log-Mel from `cfg`); `cfg` always decides the windowing.
+    Missing entries are extracted in `jobs` processes (default: one per CPU, at most one per
+    session; 1 = in this process; always in this process for a representation that is not
+    `parallel`, such as a pretrained encoder loaded once). A session whose audio cannot be
+    used is skipped and reported in `warnings`.
     """
+    rep = rep or LogMelRepresentation(cfg)
     if isinstance(corpus, Corpus):
         sessions = corpus.by_split(split) if split is not None else list(corpus.sessions)
     else:
         sessions = [s for s in corpus if split is None or s.split == split]
     mel_basis(cfg)  # a config with empty mel filters fails here, once, not per session
-    folder = logmel_dir(cache_dir, cfg)
+    folder = logmel_dir(cache_dir, cfg, rep)
     cfg_file = folder / "config.json"
+    described = cfg.to_dict()
+    if not isinstance(rep, LogMelRepresentation):
+        described = {"windowing": described, "representation": rep.config()}
     try:
         folder.mkdir(parents=True, exist_ok=True)
         if not cfg_file.is_file():
-            atomic_write_text(cfg_file, json.dumps(cfg.to_dict(), indent=2) + "\n")
+            atomic_write_text(cfg_file, json.dumps(described, indent=2) + "\n")
     except OSError as e:
         raise FeatureError(f"cannot write to the feature cache ({e.strerror})", folder) from e
-    cfg_key = cfg.key()
+    cfg_key = folder.name.split("-", 1)[1]
 
     handles: dict[str, SessionFeatures] = {}
     warnings: list[CorpusWarning] = []
@@ -329,11 +365,12 @@ def extract_corpus(
             handles[s.session_id] = entry
             continue
         times = [(u.start, u.end) for u in s.utterances]
-        tasks.append(_Task(s.session_id, s.audio, times, cfg.to_dict(), str(npy), str(idx), key))
+        tasks.append(_Task(s.session_id, s.audio, times, cfg.to_dict(), str(npy), str(idx), key,
+                           cfg_key, rep))
 
     reused = len(handles)
     if tasks:
-        done = _run_tasks(tasks, jobs, progress)
+        done = _run_tasks(tasks, jobs if rep.parallel else 1, progress, f"{rep.kind} features")
         by_id = {t.session_id: t for t in tasks}
         for sid, index, error in done:
             if index is None:
@@ -356,12 +393,12 @@ def _pool_context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("spawn")
 
 
-def _run_tasks(tasks: list[_Task], jobs: int | None, progress: bool
+def _run_tasks(tasks: list[_Task], jobs: int | None, progress: bool, label: str
                ) -> list[tuple[str, dict | None, str | None]]:
     n_jobs = max(1, min(jobs or os.cpu_count() or 1, len(tasks)))
     results = []
     if n_jobs == 1:
-        with progress_bar(progress, len(tasks), "log-Mel features") as advance:
+        with progress_bar(progress, len(tasks), label) as advance:
             for t in tasks:
                 results.append(_run_task(t))
                 advance()
@@ -370,7 +407,7 @@ def _run_tasks(tasks: list[_Task], jobs: int | None, progress: bool
                              initargs=(mel_bases(), os.getpid())) as ex:
         # Submitting first starts every worker before the progress bar starts its thread.
         futures = [ex.submit(_run_task, t) for t in tasks]
-        with progress_bar(progress, len(tasks), "log-Mel features") as advance:
+        with progress_bar(progress, len(tasks), label) as advance:
             for f in as_completed(futures):
                 results.append(f.result())
                 advance()
@@ -386,11 +423,11 @@ def _session_texts(s: Session) -> list[str]:
 
 def sentence_embeddings(
     sessions: Iterable[Session],
-    encoder: SentenceEncoder,
+    encoder: TextEncoder,
     cache_dir: str | Path,
     progress: bool = False,
 ) -> dict[str, np.ndarray]:
-    """Per session, (n_utterances, 384) float32 embeddings of its utterance texts, cached.
+    """Per session, (n_utterances, encoder.dim) float32 embeddings of its utterance texts, cached.
 
     Empty texts (and sessions without text) get zero rows and are not sent to the encoder.
     All missing sessions are encoded in one batched call.
@@ -405,7 +442,7 @@ def sentence_embeddings(
         if path.is_file():
             try:
                 arr = np.load(path)
-                if arr.shape == (len(texts), EMBEDDING_DIM):
+                if arr.shape == (len(texts), encoder.dim):
                     out[s.session_id] = arr
                     continue
             except (OSError, ValueError):
@@ -413,12 +450,17 @@ def sentence_embeddings(
         todo.append((s, path, texts))
     if todo:
         flat = [t for _, _, texts in todo for t in texts if t.strip()]
-        with progress_bar(progress, 1, "sentence embeddings") as advance:
-            emb = encoder.encode(flat)
-            advance()
+        chunk = 1024  # the bar moves every chunk; the encoder batches within it
+        parts = []
+        with progress_bar(progress, max(1, -(-len(flat) // chunk)), "sentence embeddings"
+                          ) as advance:
+            for i in range(0, max(len(flat), 1), chunk):
+                parts.append(encoder.encode(flat[i : i + chunk]))
+                advance()
+        emb = np.concatenate(parts) if parts else np.zeros((0, encoder.dim), np.float32)
         pos = 0
         for s, path, texts in todo:
-            arr = np.zeros((len(texts), EMBEDDING_DIM), dtype=np.float32)
+            arr = np.zeros((len(texts), encoder.dim), dtype=np.float32)
             for i, t in enumerate(texts):
                 if t.strip():
                     arr[i] = emb[pos]

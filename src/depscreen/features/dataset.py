@@ -25,14 +25,19 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from depscreen.corpora.records import SPLITS, Corpus
+from depscreen.corpora.records import SPLITS, Corpus, Session
 from depscreen.errors import ConfigError, CorpusWarning
-from depscreen.features.audio import LogMelConfig, utterance_windows
+from depscreen.features.audio import STD_FLOOR, LogMelConfig, normalise, utterance_windows
 from depscreen.features.cache import (
     SampleSpan,
     SessionFeatures,
     extract_corpus,
     sentence_embeddings,
+)
+from depscreen.features.representations import (
+    FeatureChoice,
+    SpeechRepresentation,
+    TextEncoder,
 )
 from depscreen.features.text import (
     EMBEDDING_DIM,
@@ -77,6 +82,9 @@ class UtteranceDataset(Dataset):
         text_input: TextInput,
         vocab: Vocabulary | None,
         warnings: list[CorpusWarning] | None = None,
+        norm: str = "session",
+        norm_stats: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+        text_dim: int = EMBEDDING_DIM,
     ):
         self.split = split
         self.samples = samples
@@ -87,6 +95,9 @@ class UtteranceDataset(Dataset):
         self.text_input = text_input
         self.vocab = vocab
         self.warnings = warnings or []
+        self.norm = norm  # "session" (stats in the cache), "speaker" (norm_stats) or "none"
+        self.norm_stats = norm_stats or {}
+        self.text_dim = text_dim
         # For bucketing: speech frames where there is speech, else token count (at least 1).
         self.lengths = np.array(
             [s.span.n_frames if s.span is not None else max(1, len(s.tokens)) for s in samples],
@@ -107,7 +118,7 @@ class UtteranceDataset(Dataset):
         `has_speech`, `session_id`, `start`, `end`, `utt_index`, `window_index`."""
         s = self.samples[i]
         if s.span is not None:
-            mel = torch.from_numpy(self.features[s.session_id].sample(s.span))
+            mel = torch.from_numpy(self._frames(s))
         else:
             mel = torch.zeros(1, self.n_mels)
         tokens = torch.tensor(s.tokens if s.tokens else (PAD_ID,), dtype=torch.long)
@@ -127,8 +138,47 @@ class UtteranceDataset(Dataset):
             emb = self.embeddings.get(s.session_id)
             row = emb[s.utt_index] if emb is not None and s.has_text else None
             item["sentence_emb"] = (torch.from_numpy(np.array(row, dtype=np.float32))
-                                    if row is not None else torch.zeros(EMBEDDING_DIM))
+                                    if row is not None else torch.zeros(self.text_dim))
         return item
+
+    def _frames(self, s: Sample) -> np.ndarray:
+        """The sample's (T, dim) frames, standardised as `self.norm` says."""
+        handle = self.features[s.session_id]
+        if self.norm == "session":
+            return handle.sample(s.span)
+        raw = handle.sample(s.span, normalised=False)
+        if self.norm == "none":
+            return raw
+        mean, std = self.norm_stats[s.session_id]
+        return normalise(raw, mean, std)
+
+
+def speaker_stats(sessions: Sequence[Session], features: dict[str, SessionFeatures]
+                  ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per session, the mean and std of its speaker's frames pooled over the given sessions.
+
+    Unsupervised (no labels): each speaker is standardised by their own recordings, which
+    takes out who is speaking (pitch range, loudness, microphone) and keeps how their state
+    moves them. A session without a speaker is its own speaker.
+    """
+    groups: dict[str, list[str]] = {}
+    for sess in sessions:
+        if sess.session_id in features:
+            groups.setdefault(sess.speaker or sess.session_id, []).append(sess.session_id)
+    out = {}
+    for sids in groups.values():
+        n = np.array([features[s].n_frames for s in sids], dtype=np.float64)
+        if n.sum() == 0:
+            continue
+        means = np.stack([features[s].mean for s in sids]).astype(np.float64)
+        second = np.stack([features[s].std.astype(np.float64) ** 2 + features[s].mean ** 2
+                           for s in sids])
+        mean = (n[:, None] * means).sum(0) / n.sum()
+        var = np.maximum((n[:, None] * second).sum(0) / n.sum() - mean**2, 0.0)
+        stats = (mean.astype(np.float32), np.maximum(np.sqrt(var), STD_FLOOR).astype(np.float32))
+        for s in sids:
+            out[s] = stats
+    return out
 
 
 def build_samples(
@@ -142,11 +192,14 @@ def build_samples(
     modalities: Collection[str] = MODALITIES,
     jobs: int | None = None,
     progress: bool = True,
-    encoder: SentenceEncoder | None = None,
+    encoder: TextEncoder | None = None,
+    speech_rep: SpeechRepresentation | None = None,
+    norm: str = "session",
 ) -> UtteranceDataset:
     """The samples of ONE split of `corpus` (no other split's audio or text is read).
 
-    Speech features are extracted into `cache_dir` when missing. With text_input "tokens" and
+    Speech frames of `speech_rep` (default: log-Mel of `audio_cfg`) are extracted into
+    `cache_dir` when missing and standardised per `norm` (session, speaker or none). With text_input "tokens" and
     no `vocab`, the vocabulary is built from the training split (`build_vocabulary`); pass the
     training vocabulary explicitly for dev/test to be sure the same one is used.
     """
@@ -165,8 +218,10 @@ def build_samples(
     features: dict[str, SessionFeatures] = {}
     warnings: list[CorpusWarning] = []
     if "speech" in mods:
-        res = extract_corpus(sessions, audio_cfg, cache_dir, jobs=jobs, progress=progress)
+        res = extract_corpus(sessions, audio_cfg, cache_dir, jobs=jobs, progress=progress,
+                             rep=speech_rep)
         features, warnings = res.handles, res.warnings
+    norm_stats = speaker_stats(sessions, features) if norm == "speaker" else None
 
     use_text = "text" in mods
     if use_text and text_input == "tokens" and vocab is None:
@@ -195,8 +250,11 @@ def build_samples(
                 start, end = win if win is not None else (u.start, u.end)
                 samples.append(Sample(sess.session_id, label, ui, wi, start, end, has_text,
                                       tokens, span))
-    return UtteranceDataset(split, samples, features, embeddings, audio_cfg.n_mels, mods,
-                            text_input, vocab if use_text else None, warnings)
+    dim = speech_rep.dim if speech_rep is not None else audio_cfg.n_mels
+    return UtteranceDataset(split, samples, features, embeddings, dim, mods,
+                            text_input, vocab if use_text else None, warnings, norm=norm,
+                            norm_stats=norm_stats,
+                            text_dim=encoder.dim if embeddings is not None else EMBEDDING_DIM)
 
 
 def collate(items: Sequence[dict]) -> dict:
@@ -309,3 +367,23 @@ class LengthBucketSampler(Sampler[list[int]]):
         # Pools are whole batches; only the last pool can end in a short batch.
         full, rest = divmod(n, self.pool)
         return full * (self.pool // self.batch_size) + count(rest)
+
+
+def build_split_for_run(corpus: Corpus, split: str, features: dict, cache_dir: str | Path,
+                        vocab: Vocabulary | None, progress: bool = False,
+                        device: str = "cpu") -> UtteranceDataset:
+    """A split's samples exactly as a finished run's `features` config (config.json) says:
+    the same windowing, representations, normalisation and modalities it was trained on."""
+    choice = FeatureChoice.from_dict(features.get("representations"))
+    audio_cfg = LogMelConfig.from_dict(features["audio"])
+    text_cfg = TextConfig(**features["text"])
+    mods = frozenset(features["modalities"])
+    uses_embedding = "text" in mods and choice.text_input == "embedding"
+    return build_samples(
+        corpus, split, audio_cfg, text_cfg, cache_dir, vocab=vocab,
+        text_input=choice.text_input, modalities=mods, progress=progress,
+        encoder=choice.text_encoder(text_cfg.encoder_batch_size, device) if uses_embedding
+        else None,
+        speech_rep=choice.speech_rep(audio_cfg, device) if "speech" in mods else None,
+        norm=choice.norm,
+    )

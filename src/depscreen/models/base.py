@@ -175,6 +175,19 @@ class DepressionModel(nn.Module):
     config_cls: ClassVar[type[ModelConfig]]
     modalities: ClassVar[frozenset[str]]
     model_name: ClassVar[str] = ""
+    # How the model is fitted: "gradient" (Lightning, epochs, best checkpoint on dev),
+    # "closed-form" (a classical model: `fit_closed_form` on train, its C chosen on dev) or
+    # "decision" (one sub-run per modality, then a combiner fitted on dev).
+    fitting: ClassVar[str] = "gradient"
+    # The representations it reads unless the run says otherwise (`--speech-features`,
+    # `--text-features`, `--feature-norm`); see `feature_defaults`.
+    default_features: ClassVar[dict[str, str]] = {
+        "speech": "logmel", "text": "tokens", "norm": "session"}
+
+    @classmethod
+    def feature_defaults(cls, model_config: Mapping[str, Any]) -> dict[str, str]:
+        """The default representations for a run of this model with `model_config`."""
+        return dict(cls.default_features)
     feature_dim: int
     head: nn.Module
 

@@ -197,6 +197,16 @@ class TextBalanceResult:
     n_participants: int
 
 
+def pair_feature_defaults(config_cls: type[PairConfig], model_config: dict) -> dict[str, str]:
+    """A pair model reads what its branches read: text from the text model, speech (and its
+    normalisation) from the speech model."""
+    names = {m: model_config.get(f"{m}_model") or getattr(config_cls, f"{m}_model")
+             for m in ("text", "speech")}
+    text = model_class(names["text"]).feature_defaults(model_config.get("text") or {})
+    speech = model_class(names["speech"]).feature_defaults(model_config.get("speech") or {})
+    return {"text": text["text"], "speech": speech["speech"], "norm": speech["norm"]}
+
+
 @register_model("bilstm-cnn-fusion")
 class BiLSTMCNNFusion(DepressionModel):
     """The paper's cross-modal Bi-LSTM-CNN: feature-level fusion trained end to end.
@@ -211,6 +221,10 @@ class BiLSTMCNNFusion(DepressionModel):
     """
 
     config_cls = FeatureFusionConfig
+
+    @classmethod
+    def feature_defaults(cls, model_config):
+        return pair_feature_defaults(cls.config_cls, model_config)
     modalities = frozenset({"text", "speech"})
     config: FeatureFusionConfig
 
@@ -437,6 +451,11 @@ class DecisionFusion(DepressionModel):
     """
 
     config_cls = DecisionFusionConfig
+    fitting = "decision"
+
+    @classmethod
+    def feature_defaults(cls, model_config):
+        return pair_feature_defaults(cls.config_cls, model_config)
     modalities = frozenset({"text", "speech"})
     feature_dim = 2
     config: DecisionFusionConfig

@@ -5,6 +5,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 
 from depscreen.errors import ConfigError
+from depscreen.features.representations import (
+    FEATURE_NORMS,
+    check_speech_spec,
+    check_text_spec,
+    text_input_for,
+)
 from depscreen.training.profiles import get_profile
 
 IMBALANCE = ("balanced-sampling", "class-weights", "none")
@@ -29,7 +35,15 @@ class TrainConfig:
     model_config: dict = field(default_factory=dict)
     audio: dict = field(default_factory=dict)  # LogMelConfig overrides
     text: dict = field(default_factory=dict)  # vocabulary / tokenizer overrides
-    text_input: str = "tokens"
+    text_input: str = "tokens"  # derived from text_features ("embedding" = minilm, legacy)
+    # Representations (features/representations.py); None = what the model reads by default
+    # (the paper's log-Mel + tokens + per-session normalisation for its models).
+    speech_features: str | None = None  # logmel | egemaps | ssl:PATH
+    text_features: str | None = None  # tokens | minilm | hf:PATH
+    ssl_layer: int | None = None  # ssl:PATH only; None = the middle layer
+    feature_norm: str | None = None  # session | speaker | none
+    # SpecAugment-style time and frequency masks on frame inputs while training.
+    spec_augment: bool = False
     # Where to run: CPU by default; --devices N for GPUs, DDP across devices/nodes.
     accelerator: str = "cpu"
     devices: int = 1
@@ -43,7 +57,15 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         profile = get_profile(self.profile)
-        fusion = "fusion" in self.model
+        from depscreen.models import model_class
+
+        try:
+            cls = model_class(self.model)
+        except ConfigError as e:
+            raise ConfigError(f"invalid training config: model must be a registered model: "
+                              f"{e.reason}") from None
+        fusion = len(cls.modalities) > 1
+        self._resolve_features(cls)
         if self.batch_size is None:
             self.batch_size = profile.batch_fusion if fusion else profile.batch_single
         if self.max_epochs is None:
@@ -80,6 +102,13 @@ class TrainConfig:
             raise bad("monitor", f"must be one of {', '.join(MONITORS)}, got {self.monitor!r}")
         if self.text_input not in TEXT_INPUTS:
             raise bad("text_input", f"must be one of {', '.join(TEXT_INPUTS)}")
+        if self.feature_norm not in FEATURE_NORMS:
+            raise bad("feature_norm", f"must be one of {', '.join(FEATURE_NORMS)}, "
+                      f"got {self.feature_norm!r}")
+        check_speech_spec(self.speech_features)
+        check_text_spec(self.text_features)
+        if self.ssl_layer is not None and not self.speech_features.startswith("ssl:"):
+            raise bad("ssl_layer", "applies to --speech-features ssl:PATH only")
         if self.init_from is not None:
             if self.model != "bilstm-cnn-fusion":
                 raise bad("init_from", "applies to bilstm-cnn-fusion only")
@@ -88,6 +117,19 @@ class TrainConfig:
                 raise bad("init_from", f"keys must be text and/or speech, got {extra}")
         if self.devices < 1 or self.num_nodes < 1:
             raise bad("devices/num_nodes", "must be >= 1")
+
+    def _resolve_features(self, cls) -> None:
+        if self.text_input not in TEXT_INPUTS:
+            raise ConfigError(f"invalid training config: text_input must be one of "
+                              f"{', '.join(TEXT_INPUTS)}")
+        defaults = cls.feature_defaults(self.model_config)
+        if self.text_features is None:
+            # --text-input embedding (the older flag) means the bundled MiniLM encoder.
+            self.text_features = "minilm" if self.text_input == "embedding" else defaults["text"]
+        self.speech_features = self.speech_features or defaults["speech"]
+        self.feature_norm = self.feature_norm or defaults["norm"]
+        if isinstance(self.text_features, str):
+            self.text_input = text_input_for(self.text_features)
 
     def to_dict(self) -> dict:
         return asdict(self)

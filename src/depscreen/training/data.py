@@ -17,6 +17,7 @@ from depscreen.corpora.records import Corpus
 from depscreen.errors import ConfigError
 from depscreen.features.audio import LogMelConfig
 from depscreen.features.dataset import LengthBucketSampler, UtteranceDataset, build_samples, collate
+from depscreen.features.representations import FeatureChoice
 from depscreen.features.text import TextConfig, Vocabulary, build_vocabulary
 from depscreen.training.config import TrainConfig
 
@@ -37,6 +38,7 @@ class DataBundle:
     text_cfg: TextConfig
     vocab: Vocabulary | None
     modalities: frozenset[str]
+    choice: FeatureChoice = field(default_factory=FeatureChoice)
     dev_probs: np.ndarray | None = field(default=None, repr=False)
 
     @property
@@ -49,14 +51,23 @@ class DataBundle:
 
     def feature_config(self) -> dict:
         return {"audio": self.audio_cfg.to_dict(), "text": self.text_cfg.to_dict(),
-                "modalities": sorted(self.modalities)}
+                "modalities": sorted(self.modalities),
+                "representations": self.choice.to_dict(),
+                "speech_dim": self.train.n_mels, "text_dim": self.train.text_dim}
 
     def model_kwargs(self, cfg: TrainConfig) -> dict:
-        """What the model must know about the data, merged under the user's model config."""
+        """What the model must know about the data, merged under the user's model config.
+
+        Input sizes come from the features (frames of `speech_dim`, embeddings of
+        `text_dim`), so every architecture runs over every representation."""
+        from depscreen.models import model_class
+
         text = {"vocab_size": len(self.vocab) if self.vocab else 2, "text_input": cfg.text_input}
-        speech = {"n_mels": self.audio_cfg.n_mels}
+        if cfg.text_input == "embedding":
+            text["sentence_dim"] = self.train.text_dim
+        speech = {"n_mels": self.train.n_mels}
         kwargs = dict(cfg.model_config)
-        if "fusion" in cfg.model:
+        if len(model_class(cfg.model).modalities) > 1:
             kwargs["text"] = {**text, **kwargs.get("text", {})}
             kwargs["speech"] = {**speech, **kwargs.get("speech", {})}
         elif self.modalities == {"text"}:
@@ -117,11 +128,17 @@ def build_data(corpus: Corpus, cfg: TrainConfig, cache_dir: Path, progress: bool
     audio_cfg = LogMelConfig(**cfg.audio)
     text_cfg = TextConfig(**cfg.text)
     mods = modalities or model_modalities(cfg.model)
+    choice = feature_choice(cfg)
+    device = "cuda" if cfg.accelerator in ("gpu", "cuda") else "cpu"
     vocab = None
     if "text" in mods and cfg.text_input == "tokens":
         vocab = build_vocabulary(corpus, text_cfg.min_count, text_cfg.max_size)
+    encoder = (choice.text_encoder(text_cfg.encoder_batch_size, device)
+               if "text" in mods and cfg.text_input == "embedding" else None)
+    rep = choice.speech_rep(audio_cfg, device) if "speech" in mods else None
     common = dict(audio_cfg=audio_cfg, text_cfg=text_cfg, cache_dir=cache_dir, vocab=vocab,
-                  text_input=cfg.text_input, modalities=mods, progress=progress)
+                  text_input=cfg.text_input, modalities=mods, progress=progress,
+                  encoder=encoder, speech_rep=rep, norm=choice.norm)
     train = build_samples(corpus, "train", **common)
     dev = build_samples(corpus, "dev", **common)
     for name, ds in (("train", train), ("dev", dev)):
@@ -129,7 +146,13 @@ def build_data(corpus: Corpus, cfg: TrainConfig, cache_dir: Path, progress: bool
             raise ConfigError(f"the {name} split has no usable samples for {cfg.model}")
         if name == "train" and len(set(ds.labels.tolist()) - {-1}) < 2:
             raise ConfigError("the train split needs both classes (depressed and not)")
-    return DataBundle(train, dev, audio_cfg, text_cfg, vocab, mods)
+    return DataBundle(train, dev, audio_cfg, text_cfg, vocab, mods, choice)
+
+
+def feature_choice(cfg: TrainConfig) -> FeatureChoice:
+    """The run's representations, as recorded in its folder and bundle."""
+    return FeatureChoice(speech=cfg.speech_features, text=cfg.text_features,
+                         norm=cfg.feature_norm, ssl_layer=cfg.ssl_layer)
 
 
 @torch.inference_mode()
