@@ -17,7 +17,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file
 
 from depscreen.errors import DepscreenError
-from depscreen.models import list_models
+from depscreen.models import list_models, model_class
 from depscreen.training.config import TrainConfig
 from depscreen.training.run import load_run_model, train
 
@@ -62,11 +62,20 @@ def test_run_folder_is_complete(model: str, trained_run: Callable[[str], Path],
     assert set(done["dev_metrics"]) == DEV_METRICS
     assert all(0.0 <= v <= 1.0 for v in done["dev_metrics"].values())
 
-    if model == "decision-fusion":
+    fitting = model_class(model).fitting
+    if fitting == "decision":
         # No gradient training of its own: its per-modality classifiers are ordinary runs.
         assert done["best_epoch"] == -1
         assert set(_json(run / "model.json")["sub_runs"]) == {"text", "speech"}
-        folders = [run / "text", run / "speech"]
+        folders = [f for f in (run / "text", run / "speech")
+                   if model_class(_json(f / "model.json")["name"]).fitting == "gradient"]
+    elif fitting == "closed-form":
+        # A classical model: fitted in one go, C chosen on dev, no epochs or checkpoints.
+        assert done["best_epoch"] == -1
+        fit = _json(run / "fit.json")
+        assert fit["C"] in _json(run / "model.json")["config"]["c_grid"]
+        assert len(fit["dev_participant_auc_by_C"]) >= 1
+        folders = []
     else:
         assert done["best_epoch"] == 0
         folders = [run]

@@ -622,3 +622,95 @@ class DecisionFusion(DepressionModel):
         f = torch.cat(feats)
         y = torch.cat(labels)
         return self.fit_calibration(f[:, 0], f[:, 1], y, groups if len(groups) == len(y) else None)
+
+
+@dataclasses.dataclass
+class StackedFusionConfig(PairConfig):
+    """`stacked-fusion`: a logistic regression over the two models' dev log-odds.
+
+    By default the two classical baselines (`tfidf-lr`, `egemaps-lr`); any text-only and
+    speech-only registered models may be named instead. `C` regularises the stacker.
+    """
+
+    text_model: str = "tfidf-lr"
+    speech_model: str = "egemaps-lr"
+    class_weight: Literal["balanced", "none"] = "balanced"
+    C: float = 1.0
+
+    def validate(self) -> None:
+        super().validate()
+        check(self.C > 0, f"C={self.C} must be > 0")
+
+
+@dataclasses.dataclass
+class StackResult:
+    """What `StackedFusion.fit_calibration` fitted on dev (written to done.json)."""
+
+    text_a: float
+    text_b: float
+    speech_a: float
+    speech_b: float
+    stack_text: float
+    stack_speech: float
+    stack_bias: float
+    n_text: int
+    n_speech: int
+    n_both: int
+
+
+@register_model("stacked-fusion")
+class StackedFusion(DecisionFusion):
+    """Late fusion by stacking: p = sigmoid(a_t z_text + a_s z_speech + b), fitted on dev.
+
+    z are the per-modality models' log-odds. A sample with one modality falls back to that
+    modality's Platt-calibrated probability (also fitted on dev), as `decision-fusion` does.
+    """
+
+    config_cls = StackedFusionConfig
+    stack: Tensor
+
+    def __init__(self, config: StackedFusionConfig):
+        super().__init__(config)
+        self.register_buffer("stack", torch.tensor([0.5, 0.5, 0.0]))  # a_t, a_s, b
+
+    def _probas(self, features: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        p_t, p_s, _ = super()._probas(features)
+        z_t, z_s = features[:, 0], features[:, 1]
+        has_t, has_s = ~torch.isnan(z_t), ~torch.isnan(z_s)
+        both = torch.sigmoid(self.stack[0] * z_t.nan_to_num(0.0)
+                             + self.stack[1] * z_s.nan_to_num(0.0) + self.stack[2])
+        p = torch.where(has_t & has_s, both, torch.where(
+            has_t, p_t.nan_to_num(0.5), torch.where(has_s, p_s.nan_to_num(0.5), 0.5)))
+        return p_t, p_s, p
+
+    def fit_calibration(self, text_logits: Any, speech_logits: Any, labels: Any,
+                        groups: Any = None) -> StackResult:
+        """Platt per modality (for samples with one modality) and the stacker, on dev."""
+        from sklearn.linear_model import LogisticRegression
+
+        z_t = _margins(text_logits, "text_logits")
+        z_s = _margins(speech_logits, "speech_logits")
+        y = _binary_labels(labels)
+        balanced = self.config.class_weight == "balanced"
+        params = {}
+        for name, z in (("text", z_t), ("speech", z_s)):
+            ok = ~np.isnan(z)
+            if len(np.unique(y[ok])) < 2:
+                raise CorpusError(f"cannot calibrate the {name} model: its {int(ok.sum())} dev "
+                                  "samples do not include both classes")
+            params[name] = fit_platt(z[ok], y[ok], balanced)
+        both = ~np.isnan(z_t) & ~np.isnan(z_s)
+        coef = [params["text"][0] / 2, params["speech"][0] / 2, 0.0]
+        if both.any() and len(np.unique(y[both])) == 2:
+            lr = LogisticRegression(C=self.config.C, max_iter=1000,
+                                    class_weight="balanced" if balanced else None)
+            lr.fit(np.stack([z_t[both], z_s[both]], axis=1), y[both])
+            coef = [float(lr.coef_[0, 0]), float(lr.coef_[0, 1]), float(lr.intercept_[0])]
+        with torch.no_grad():
+            self.platt_text.copy_(torch.tensor(params["text"]))
+            self.platt_speech.copy_(torch.tensor(params["speech"]))
+            self.stack.copy_(torch.tensor(coef))
+            self.calibrated.fill_(True)
+        return StackResult(*params["text"], *params["speech"], *coef,
+                           n_text=int((~np.isnan(z_t)).sum()),
+                           n_speech=int((~np.isnan(z_s)).sum()), n_both=int(both.sum()))

@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +51,7 @@ def train_decision_fusion(
     progress: bool,
     reuse: dict[str, Path] | None = None,
 ):
+    from depscreen.models import model_class
     from depscreen.training.run import (
         DONE_FILE,
         RunResult,
@@ -62,13 +63,14 @@ def train_decision_fusion(
     )
     from depscreen.utils.atomic import atomic_write_text
 
+    config_cls = model_class(cfg.model).config_cls
     sub_runs: dict[str, Path] = {}
     for modality in SUB_MODALITY:
         if reuse and modality in reuse:
             sub_runs[modality] = Path(reuse[modality])
             continue
         sub_cfg = TrainConfig.from_dict({**cfg.to_dict(), "model": cfg.model_config.get(
-            f"{modality}_model", f"lstm-cnn-{modality}"),
+            f"{modality}_model", getattr(config_cls, f"{modality}_model")),
             "model_config": dict(cfg.model_config.get(modality, {})),
             "batch_size": None, "max_epochs": cfg.max_epochs, "lr": cfg.lr,
             "patience": cfg.patience})
@@ -84,14 +86,14 @@ def train_decision_fusion(
                                                                "text_model", "speech_model")
     }
     model = create_model(
-        "decision-fusion", text_model=text_spec["name"], speech_model=speech_spec["name"],
+        cfg.model, text_model=text_spec["name"], speech_model=speech_spec["name"],
         text=text_spec["config"], speech=speech_spec["config"], **fusion_cfg,
     )
     model.text_model.load_state_dict(text_model.state_dict())
     model.speech_model.load_state_dict(speech_model.state_dict())
 
     # Calibration and the weight are fitted on dev samples carrying both modalities' inputs.
-    data = build_data(corpus, replace(cfg, model="decision-fusion"), cache_dir, progress=progress,
+    data = build_data(corpus, cfg, cache_dir, progress=progress,
                       modalities=frozenset(SUB_MODALITY))
     vocab_file = sub_runs["text"] / "vocab.json"
     if data.vocab is not None and vocab_file.is_file() and (
@@ -107,7 +109,7 @@ def train_decision_fusion(
     model.eval()
     probs = predict_dataset(model, dev)
     metrics = dev_metrics(sample_session_ids(dev), probs, dev.labels)
-    save_weights(model, out, "decision-fusion",
+    save_weights(model, out, cfg.model,
                  {"features": data.feature_config(), "text_input": cfg.text_input,
                   "sub_runs": {k: str(v) for k, v in sub_runs.items()}})
     atomic_write_text(out / "dev_predictions.csv", prediction_frame(dev, probs).to_csv(index=False))

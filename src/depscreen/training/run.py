@@ -113,7 +113,10 @@ def train(
     cache_dir = Path(cache_dir) if cache_dir else prepared / "features"
     out.mkdir(parents=True, exist_ok=True)
 
-    if cfg.model == "decision-fusion":
+    from depscreen.models import model_class
+
+    fitting = model_class(cfg.model).fitting
+    if fitting == "decision":
         from depscreen.training.decision import train_decision_fusion
 
         return train_decision_fusion(corpus, prepared, cfg, out, resume, cache_dir, progress,
@@ -122,7 +125,10 @@ def train(
     data = build_data(corpus, cfg, cache_dir, progress=progress and not worker)
     if not worker:
         _write_run_header(out, cfg, prepared, data)
-    model, best_epoch, dev = fit_model(cfg, data, out, resume, progress)
+    if fitting == "closed-form":
+        model, best_epoch, dev = fit_closed_form(cfg, data, out)
+    else:
+        model, best_epoch, dev = fit_model(cfg, data, out, resume, progress)
     finish_run(out, cfg, model, data, best_epoch, dev)
     return RunResult(out, best_epoch, dev)
 
@@ -218,6 +224,22 @@ def fit_model(cfg: TrainConfig, data: DataBundle, out: Path, resume: bool, progr
     dev = dev_metrics(sample_session_ids(data.dev), probs, data.dev.labels)
     data.dev_probs = probs
     return model, best_epoch, dev
+
+
+def fit_closed_form(cfg: TrainConfig, data: DataBundle, out: Path):
+    """A classical model: fitted on train in one go, its C chosen on dev (fit.json says how)."""
+    from depscreen.models import create_model
+    from depscreen.training.module import dev_metrics
+
+    torch.manual_seed(cfg.seed)
+    model = create_model(cfg.model, **data.model_kwargs(cfg))
+    info = model.fit_closed_form(data.train, data.dev, seed=cfg.seed)
+    _write_json(out / "fit.json", info)
+    model.eval()
+    probs = predict_dataset(model, data.dev, cfg)
+    dev = dev_metrics(sample_session_ids(data.dev), probs, data.dev.labels)
+    data.dev_probs = probs
+    return model, -1, dev
 
 
 def _fit_text_balance(model, data: DataBundle, cfg: TrainConfig, out: Path) -> None:
