@@ -191,6 +191,33 @@ def _print_prepare_summary(result, show_warnings: int) -> None:
 
 
 # ----------------------------------------------------------------------------- train
+SpeechFeatures = Annotated[
+    str | None,
+    typer.Option("--speech-features", help="What speech frames are: logmel (the paper's), "
+                 "egemaps (openSMILE eGeMAPSv02 descriptors) or ssl:PATH (a frozen "
+                 "wav2vec 2.0 / HuBERT / WavLM / data2vec-audio folder, offline). "
+                 "Default: what the model reads (logmel; egemaps for egemaps-lr)."),
+]
+TextFeatures = Annotated[
+    str | None,
+    typer.Option("--text-features", help="What text is: tokens (word ids, the paper's), "
+                 "minilm (the bundled sentence encoder) or hf:PATH (a local sentence-"
+                 "transformers / Hugging Face encoder, mean-pooled). Default: what the "
+                 "model reads."),
+]
+SSLLayer = Annotated[
+    int | None,
+    typer.Option("--ssl-layer", help="ssl:PATH only: which hidden layer (0 = the CNN "
+                 "features, -1 = the last); default the middle one."),
+]
+FeatureNorm = Annotated[
+    str | None,
+    typer.Option("--feature-norm", help="Standardise speech frames per session (the "
+                 "paper's), per speaker (pooled over the speaker's sessions) or none. "
+                 "Default: what the model expects (none for egemaps-lr)."),
+]
+
+
 @app.command()
 def train(
     prepared: Annotated[
@@ -201,7 +228,8 @@ def train(
         typer.Option(
             "--model",
             help="Registered model: bilstm-text, lstm-cnn-text, lstm-speech, cnn-speech, "
-            "lstm-cnn-speech, bilstm-cnn-fusion, decision-fusion.",
+            "lstm-cnn-speech, bilstm-cnn-fusion, decision-fusion (the paper's); egemaps-lr, "
+            "tfidf-lr, embedding-lr, stacked-fusion (classical baselines).",
         ),
     ],
     out_dir: Annotated[Path, typer.Option("--out", help="Run folder to write.")],
@@ -234,6 +262,17 @@ def train(
         typer.Option("--text-input", help="tokens (vocabulary from train) or embedding "
                      "(offline all-MiniLM-L6-v2 sentence embeddings)."),
     ] = "tokens",
+    speech_features: SpeechFeatures = None,
+    text_features: TextFeatures = None,
+    ssl_layer: SSLLayer = None,
+    feature_norm: FeatureNorm = None,
+    spec_augment: Annotated[
+        bool, typer.Option("--spec-augment", help="Mask random time stretches and feature "
+                           "dimensions of speech frames while training (SpecAugment).")
+    ] = False,
+    weight_decay: Annotated[
+        float, typer.Option("--weight-decay", help="L2 weight decay of the optimiser.")
+    ] = 0.0,
     accelerator: Annotated[
         str, typer.Option("--accelerator", help="cpu (default), gpu/cuda, or auto.")
     ] = "cpu",
@@ -266,6 +305,8 @@ def train(
     cfg = TrainConfig(
         model=model, profile=profile, seed=seed, max_epochs=epochs, batch_size=batch_size, lr=lr,
         imbalance=imbalance, text_input=text_input, accelerator=accelerator, devices=devices,
+        speech_features=speech_features, text_features=text_features, ssl_layer=ssl_layer,
+        feature_norm=feature_norm, spec_augment=spec_augment, weight_decay=weight_decay,
         num_nodes=num_nodes, strategy=strategy, limit_train_batches=limit_train_batches,
     )
     result = run_train(prepared, cfg, out_dir, resume=resume, cache_dir=cache_dir,

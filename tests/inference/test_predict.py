@@ -97,6 +97,7 @@ def test_feature_fusion_needs_both_modalities(loaded):
     class Fake:
         name = "bilstm-cnn-fusion"
         modalities = frozenset({"text", "speech"})
+        decision_level = False
 
     with pytest.raises(ConfigError, match="needs speech input.*decision-fusion"):
         check_modalities(Fake(), {"text"})

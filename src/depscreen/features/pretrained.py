@@ -534,7 +534,9 @@ class HFTextEncoder:
                     break
             else:
                 model = self._load()
-                self._dim = int(model.get_sentence_embedding_dimension())
+                width = (getattr(model, "get_embedding_dimension", None)
+                         or model.get_sentence_embedding_dimension)
+                self._dim = int(width())
         return self._dim
 
     def __repr__(self) -> str:

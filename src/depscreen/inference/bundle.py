@@ -49,7 +49,9 @@ from depscreen import __version__
 from depscreen.errors import ConfigError, DepscreenError
 from depscreen.evaluation.platt import fit_platt, logit
 from depscreen.features.audio import LOGMEL_VERSION, LogMelConfig
+from depscreen.features.representations import FeatureChoice
 from depscreen.features.text import TextConfig, Vocabulary
+from depscreen.models import model_class
 from depscreen.utils.atomic import atomic_write_bytes
 from depscreen.utils.files import read_limited
 
@@ -112,6 +114,13 @@ class LoadedModel:
     depscreen_version: str = __version__
     sentence_encoder: str | None = None
     warnings: list[str] = field(default_factory=list)
+    # The representations it was trained on (log-Mel + tokens for older runs and bundles).
+    choice: FeatureChoice = field(default_factory=FeatureChoice)
+
+    @property
+    def decision_level(self) -> bool:
+        """Per-modality models fused after scoring: it can answer with one modality."""
+        return model_class(self.name).fitting == "decision"
 
     @property
     def modalities(self) -> frozenset[str]:
@@ -187,6 +196,20 @@ def _feature_section(features: dict, text_input: str, where: Path) -> tuple[LogM
     if text_input not in ("tokens", "embedding"):
         raise BundleError(f"unknown text input {text_input!r}", where)
     return audio_cfg, text_cfg, mods
+
+
+def _feature_choice(features: dict, text_input: str, where: Path) -> FeatureChoice:
+    """The representations a run or bundle records; older ones used log-Mel and tokens
+    (or MiniLM embeddings, when their text input says so)."""
+    rec = features.get("representations")
+    if rec is None:
+        rec = {"text": "minilm" if text_input == "embedding" else "tokens"}
+    if not isinstance(rec, dict):
+        raise BundleError("the recorded representations are not a JSON object", where)
+    try:
+        return FeatureChoice.from_dict(rec)
+    except (ConfigError, TypeError) as e:
+        raise BundleError(f"the recorded representations are not valid ({e})", where) from None
 
 
 def _check_thresholds(thresholds: dict, where: Path) -> dict[str, float]:
@@ -315,7 +338,7 @@ def load_run(run: str | Path) -> LoadedModel:
             vocab = Vocabulary.load(run / "vocab.json")
         except DepscreenError as e:
             raise BundleError(e.reason, run / "vocab.json") from None
-    if name == "decision-fusion":
+    if model_class(name).fitting == "decision":
         calibration = _decision_fusion_calibration(model)
     else:
         calibration = fit_dev_calibration(_read_dev(run))
@@ -325,6 +348,7 @@ def load_run(run: str | Path) -> LoadedModel:
         audio_cfg=audio_cfg, text_cfg=text_cfg, text_input=text_input, data_modalities=mods,
         thresholds=thresholds, calibration=calibration, source="run", path=run,
         sentence_encoder=_encoder_name() if text_input == "embedding" else None,
+        choice=_feature_choice(features, text_input, run),
     )
     _check_vocab(loaded)
     _calibration_warning(loaded)
@@ -336,7 +360,7 @@ def _calibration_warning(loaded: LoadedModel) -> None:
     if cal.get("method") == "decision-fusion" and not cal.get("calibrated", True):
         loaded.warnings.append("this decision-fusion model was never calibrated on dev; its "
                                "probabilities are not calibrated")
-    elif cal.get("method") == "identity" and loaded.name != "decision-fusion":
+    elif cal.get("method") == "identity" and not loaded.decision_level:
         loaded.warnings.append(f"probabilities are not calibrated ({cal.get('detail', '')})")
 
 
@@ -374,6 +398,7 @@ def bundle_members(loaded: LoadedModel, weights: bytes) -> dict[str, bytes]:
             "text_input": loaded.text_input,
             "modalities": sorted(loaded.data_modalities),
             "sentence_encoder": loaded.sentence_encoder,
+            "representations": loaded.choice.to_dict(),
         }),
         "calibration.json": js(loaded.calibration),
         "thresholds.json": js({**loaded.thresholds, "aggregation": "mean", "chosen_on": "dev"}),
@@ -590,6 +615,7 @@ def load_bundle_bytes(data: bytes, path: str | Path = "<bundle>") -> LoadedModel
         calibration=_check_calibration(calibration, where), source="bundle", path=where,
         depscreen_version=str(manifest.get("depscreen_version", "?")),
         sentence_encoder=features.get("sentence_encoder"),
+        choice=_feature_choice(features, text_input, where),
     )
     _check_vocab(loaded)
     _calibration_warning(loaded)

@@ -57,8 +57,8 @@ from depscreen.errors import (
     TranscriptError,
     WarningCollector,
 )
-from depscreen.features.audio import logmel, normalise, session_stats, utterance_windows
-from depscreen.features.text import EMBEDDING_DIM, PAD_ID, tokenize
+from depscreen.features.audio import normalise, session_stats, utterance_windows
+from depscreen.features.text import PAD_ID, tokenize
 from depscreen.inference.asr import SPEAKER_NOTE, Recognizer, speech_segments
 from depscreen.inference.bundle import LoadedModel, apply_calibration
 from depscreen.utils.files import ZIP_READ_ERRORS, read_limited
@@ -83,12 +83,12 @@ def usable_models(available: set[str] | frozenset[str]) -> list[str]:
     if not available:
         return []
     return [n for n in list_models()
-            if n == "decision-fusion" or model_class(n).modalities <= available]
+            if model_class(n).fitting == "decision" or model_class(n).modalities <= available]
 
 
 def check_modalities(loaded: LoadedModel, available: set[str]) -> None:
     """ConfigError when `loaded` needs a modality the inputs do not provide."""
-    if loaded.name == "decision-fusion" and available & set(MODALITIES):
+    if loaded.decision_level and available & set(MODALITIES):
         return
     missing = set(loaded.modalities) - available
     if not missing:
@@ -131,7 +131,7 @@ class _Sample:
     end: float
     has_text: bool
     tokens: tuple[int, ...]
-    mel: np.ndarray | None  # raw (un-normalised) log-Mel frames, None when no speech
+    mel: np.ndarray | None  # the window's audio, then its raw frames; None when no speech
     emb_row: int | None = None
 
 
@@ -272,20 +272,31 @@ def _build_samples(loaded: LoadedModel, utts: Sequence[Utterance], wave: np.ndar
             present = seg.size >= cfg.min_samples
             if not present:
                 missing += 1
-            mel = logmel(seg, cfg) if present and use_speech else None
-            if not (has_text or mel is not None):
+            if not (has_text or (present and use_speech)):
                 continue
-            samples.append(_Sample(ui, first / sr, last / sr, has_text, tokens, mel))
-    return samples, missing
+            samples.append(_Sample(ui, first / sr, last / sr, has_text, tokens,
+                                   seg if present and use_speech else None))
+    # The representation's frames of every window at once (a pretrained encoder batches).
+    with_audio = [s for s in samples if s.mel is not None]
+    if with_audio:
+        rep = loaded.choice.speech_rep(cfg)
+        for s, frames in zip(with_audio, rep.frames_many([s.mel for s in with_audio]),
+                             strict=True):
+            s.mel = frames if frames.shape[0] else None
+    return [s for s in samples if s.has_text or s.mel is not None], missing
 
 
 def _items(loaded: LoadedModel, samples: list[_Sample], embeddings: np.ndarray | None) -> list:
     import torch
 
-    n_mels = loaded.audio_cfg.n_mels
     mels = [s.mel for s in samples if s.mel is not None]
+    n_mels = mels[0].shape[1] if mels else loaded.audio_cfg.n_mels
     frames = np.concatenate(mels) if mels else np.zeros((0, n_mels), np.float32)
+    # One interview is one session, and its own speaker: both norms use its statistics.
     mean, std = session_stats(frames)
+    if loaded.choice.norm == "none":
+        mean, std = np.zeros_like(mean), np.ones_like(std)
+    text_dim = embeddings.shape[1] if embeddings is not None else 1
     items = []
     for s in samples:
         mel = (torch.from_numpy(normalise(s.mel, mean, std)) if s.mel is not None
@@ -298,7 +309,7 @@ def _items(loaded: LoadedModel, samples: list[_Sample], embeddings: np.ndarray |
         if loaded.text_input == "embedding":
             row = embeddings[s.utt] if embeddings is not None and s.has_text else None
             item["sentence_emb"] = (torch.from_numpy(np.array(row, dtype=np.float32))
-                                    if row is not None else torch.zeros(EMBEDDING_DIM))
+                                    if row is not None else torch.zeros(text_dim))
         items.append(item)
     return items
 
@@ -322,7 +333,7 @@ def _score(loaded: LoadedModel, items: list[dict], present: set[str]
         for i in range(0, n, BATCH_SIZE):
             idx = order[i: i + BATCH_SIZE]
             batch = collate([items[j] for j in idx])
-            if loaded.name == "decision-fusion":
+            if loaded.decision_level:
                 for m in MODALITIES:
                     if m not in present:  # absent everywhere: the sub-model need not run
                         for key in drop[m]:
@@ -463,7 +474,7 @@ def predict_interview(
         ctx.warn(f"{missing} window(s) run past the end of the audio; their speech is missing")
     present = {m for m in use if any(
         (s.has_text if m == "text" else s.mel is not None) for s in samples)}
-    if not samples or (loaded.name != "decision-fusion" and not set(loaded.modalities) <= present):
+    if not samples or (not loaded.decision_level and not set(loaded.modalities) <= present):
         lacking = " and ".join(sorted(set(loaded.modalities) - present)) or "usable"
         raise FeatureError(
             f"nothing to score: no utterance has {lacking} input long enough for the model "
@@ -473,10 +484,8 @@ def predict_interview(
         raise FeatureError("nothing to score: no utterance has text or speech input")
     embeddings = None
     if "text" in present and loaded.text_input == "embedding":
-        from depscreen.features.text import SentenceEncoder
-
-        embeddings = SentenceEncoder(batch_size=loaded.text_cfg.encoder_batch_size).encode(
-            [u.text for u in utts])
+        encoder = loaded.choice.text_encoder(batch_size=loaded.text_cfg.encoder_batch_size)
+        embeddings = encoder.encode([u.text for u in utts])
     items = _items(loaded, samples, embeddings)
     probs, per = _score(loaded, items, present)
 

@@ -19,6 +19,9 @@ def epoch_seed(seed: int, epoch: int) -> int:
     return int.from_bytes(digest[:4], "little")
 
 
+from depscreen.training.augment import SpecAugment, augment_batch  # noqa: E402
+
+
 class LitClassifier(L.LightningModule):
     """Trains `model` on utterance batches; reports utterance- and participant-level dev metrics."""
 
@@ -29,8 +32,10 @@ class LitClassifier(L.LightningModule):
         weight_decay: float = 0.0,
         class_weights: list[float] | None = None,
         seed: int = 0,
+        spec_augment: bool = False,
     ):
         super().__init__()
+        self.augment = SpecAugment() if spec_augment else None
         self.model = model
         self.lr = lr
         self.weight_decay = weight_decay
@@ -60,6 +65,7 @@ class LitClassifier(L.LightningModule):
         self._train_losses.clear()
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        batch = augment_batch(batch, self.augment)
         features = self.model.forward_features(batch)
         logits = self.model.forward_head(features)  # (B, 2)
         loss = F.cross_entropy(logits, batch["label"], weight=self.class_weights)

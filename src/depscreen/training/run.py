@@ -172,7 +172,7 @@ def fit_model(cfg: TrainConfig, data: DataBundle, out: Path, resume: bool, progr
         _init_encoders(model, cfg.init_from, data)
     lit = LitClassifier(model, lr=cfg.lr, weight_decay=cfg.weight_decay,
                         class_weights=data.class_weights if cfg.imbalance == "class-weights" else None,
-                        seed=cfg.seed)
+                        seed=cfg.seed, spec_augment=cfg.spec_augment)
     mode = "max" if cfg.monitor in MAXIMIZE else "min"
     ckpt_dir = out / "checkpoints"
     checkpoint = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor=cfg.monitor, mode=mode,
