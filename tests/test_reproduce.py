@@ -233,3 +233,24 @@ def test_parallel_jobs(tiny: Tiny, tmp_path: Path) -> None:
         assert (run_dir(cfg, model, 0) / "done.json").is_file()
     table = pd.read_csv(cfg.out / "table.csv")
     assert table["model"].tolist() == [m for m in models for _ in range(2)]
+
+
+def test_baselines_rows_and_representations(tiny: Tiny, tmp_path: Path) -> None:
+    """--baselines adds the classical rows; stacked-fusion reuses the same seed's baselines;
+    --speech-features applies to the paper's models only."""
+    from depscreen.reproduce import BASELINE_MODELS
+
+    models = ["lstm-speech", *BASELINE_MODELS]
+    cfg = ReproduceConfig(corpus="daic-woz", root=tiny.root, out=tmp_path, seeds=1,
+                          models=models, train_overrides=dict(SMOKE), jobs=1, n_boot=50,
+                          representation={"speech_features": "egemaps"})
+    reproduce(cfg, progress=False)
+    table = pd.read_csv(cfg.out / "table.csv")
+    assert set(table["model"]) == set(models)
+    stacked = json.loads((run_dir(cfg, "stacked-fusion", 0) / "model.json").read_text())
+    assert stacked["sub_runs"] == {"text": str(run_dir(cfg, "tfidf-lr", 0)),
+                                   "speech": str(run_dir(cfg, "egemaps-lr", 0))}
+    lstm = json.loads((run_dir(cfg, "lstm-speech", 0) / "config.json").read_text())
+    assert lstm["train"]["speech_features"] == "egemaps"
+    emb = json.loads((run_dir(cfg, "embedding-lr", 0) / "config.json").read_text())
+    assert emb["train"]["text_features"] == "minilm"

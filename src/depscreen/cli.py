@@ -416,6 +416,15 @@ def reproduce(
         typer.Option("--cold-fusion", help="Train the fusion model from scratch instead of "
                      "initialising its branches from the same seed's LSTM-CNN runs."),
     ] = False,
+    baselines: Annotated[
+        bool, typer.Option("--baselines", help="Add the classical baselines' rows (egemaps-lr, "
+                           "tfidf-lr, embedding-lr, stacked-fusion) on the same splits and "
+                           "seeds.")
+    ] = False,
+    speech_features: SpeechFeatures = None,
+    text_features: TextFeatures = None,
+    ssl_layer: SSLLayer = None,
+    feature_norm: FeatureNorm = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress display.")] = False,
 ) -> None:
     """Reproduce the paper's Table I and Fig. 1: train, select on dev, score on test, report.
@@ -423,7 +432,7 @@ def reproduce(
     Writes table.csv, table.md, confusion_matrix.png, gender.csv and a self-contained
     report.html under --out. Re-running skips finished runs.
     """
-    from depscreen.reproduce import TABLE_MODELS, ReproduceConfig
+    from depscreen.reproduce import BASELINE_MODELS, TABLE_MODELS, ReproduceConfig
     from depscreen.reproduce import reproduce as run_reproduce
 
     _check_threshold_rule(threshold_rule)
@@ -433,11 +442,15 @@ def reproduce(
         root = Path("data/synthetic")
     cfg = ReproduceConfig(
         corpus=corpus, root=root, out=out_dir, profile=profile, seeds=seeds, jobs=jobs,
-        models=[m.strip() for m in models.split(",")] if models else list(TABLE_MODELS),
+        models=([m.strip() for m in models.split(",")] if models else list(TABLE_MODELS))
+        + (list(BASELINE_MODELS) if baselines else []),
         aggregation=aggregation, threshold_rule=threshold_rule,
         synth={"participants": participants} if participants else {},
         train_overrides={"max_epochs": epochs} if epochs else {},
         warm_start_fusion=not cold_fusion,
+        representation={k: v for k, v in {
+            "speech_features": speech_features, "text_features": text_features,
+            "ssl_layer": ssl_layer, "feature_norm": feature_norm}.items() if v is not None},
     )
     run_reproduce(cfg, progress=not quiet, console=console)
     out.print((out_dir / "table.md").read_text())

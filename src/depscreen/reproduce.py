@@ -34,6 +34,14 @@ TABLE_MODELS: dict[str, tuple[str, tuple[float, float, float] | None]] = {
     "decision-fusion": ("Decision fusion (text+speech)", None),  # described, not in Table I
 }
 FUSION_MODEL = "bilstm-cnn-fusion"
+# Classical baselines (`--baselines`): rows beside Table I on the same splits and seeds.
+BASELINE_MODELS: dict[str, tuple[str, tuple[float, float, float] | None]] = {
+    "egemaps-lr": ("eGeMAPS functionals + LR (speech)", None),
+    "tfidf-lr": ("TF-IDF + LR (text)", None),
+    "embedding-lr": ("MiniLM embedding + LR (text)", None),
+    "stacked-fusion": ("Stacked LR fusion (text+speech)", None),
+}
+ROW_MODELS = {**TABLE_MODELS, **BASELINE_MODELS}
 
 
 @dataclass
@@ -50,6 +58,9 @@ class ReproduceConfig:
     threshold_rule: str = "balanced-logistic"  # evaluation.threshold.THRESHOLD_RULES
     synth: dict = field(default_factory=dict)  # SynthConfig overrides for the embedded corpus
     train_overrides: dict = field(default_factory=dict)  # TrainConfig overrides (tests, tuning)
+    # Representations for the paper's models (speech_features, text_features, ssl_layer,
+    # feature_norm); the baselines keep the ones they are defined on.
+    representation: dict = field(default_factory=dict)
     n_boot: int = 1000
     # Initialise the fusion's branches from the same seed's LSTM-CNN runs, then train it end
     # to end at a quarter of the learning rate (README, "Reproducing Table I").
@@ -104,7 +115,9 @@ def _run_job(prepared: str, train_cfg: dict, out: str, depends: dict | None, thr
     if not is_finished(run):
         # Decision fusion reuses its dependencies as classifiers; the fusion model is only
         # initialised from them (via its config's init_from).
-        reuse = depends if train_cfg["model"] == "decision-fusion" else None
+        from depscreen.models import model_class
+
+        reuse = depends if model_class(train_cfg["model"]).fitting == "decision" else None
         _train_job(prepared, train_cfg, out, reuse, threads)
     if not _evaluation_current(run, scoring):
         from depscreen.evaluation.evaluate import evaluate_run
@@ -129,9 +142,9 @@ def reproduce(cfg: ReproduceConfig, progress: bool = True, console=None) -> dict
     from depscreen.training.config import TrainConfig
     from depscreen.training.run import is_finished
 
-    unknown = [m for m in cfg.models if m not in TABLE_MODELS]
+    unknown = [m for m in cfg.models if m not in ROW_MODELS]
     if unknown:
-        raise DepscreenError(f"unknown model(s) {unknown}; Table I has {list(TABLE_MODELS)}")
+        raise DepscreenError(f"unknown model(s) {unknown}; the table has {list(ROW_MODELS)}")
     if cfg.seeds < 1:
         raise DepscreenError(f"--seeds must be >= 1, got {cfg.seeds}")
     cfg.out.mkdir(parents=True, exist_ok=True)
@@ -145,16 +158,19 @@ def reproduce(cfg: ReproduceConfig, progress: bool = True, console=None) -> dict
         synth_config = SynthConfig(**cfg.synth) if cfg.synth else None
     prepared = cfg.out / "prepared"
     prep = prepare(cfg.corpus, cfg.root, prepared, synth_config=synth_config, progress=progress)
-    _extract_all_features(prepared, prep.corpus, cfg, progress)
+    from depscreen.models import model_class
 
     seeds = list(range(cfg.first_seed, cfg.first_seed + cfg.seeds))
-    single = [m for m in cfg.models if m != "decision-fusion"]
+    decision = [m for m in cfg.models if model_class(m).fitting == "decision"]
+    single = [m for m in cfg.models if m not in decision]
     jobs_spec = []
     from depscreen.training.profiles import get_profile
 
     for seed in seeds:
         for model in single:
             overrides = dict(cfg.train_overrides)
+            if model in TABLE_MODELS:
+                overrides.update(cfg.representation)
             depends = None
             branches = {m: str(run_dir(cfg, f"lstm-cnn-{m}", seed)) for m in ("text", "speech")}
             if (model == FUSION_MODEL and cfg.warm_start_fusion
@@ -164,14 +180,19 @@ def reproduce(cfg: ReproduceConfig, progress: bool = True, console=None) -> dict
                 depends = branches
             tc = TrainConfig(model=model, profile=cfg.profile, seed=seed, **overrides)
             jobs_spec.append((model, seed, tc, depends))
-    if "decision-fusion" in cfg.models:
+    for model in decision:
+        parts = model_class(model).config_cls
         for seed in seeds:
-            tc = TrainConfig(model="decision-fusion", profile=cfg.profile, seed=seed,
-                             **cfg.train_overrides)
-            # Its per-modality classifiers are exactly the LSTM-CNN runs of the same seed.
-            reuse = {m: str(run_dir(cfg, f"lstm-cnn-{m}", seed)) for m in ("text", "speech")
-                     if f"lstm-cnn-{m}" in cfg.models}
-            jobs_spec.append(("decision-fusion", seed, tc, reuse or {}))
+            extra = cfg.representation if model in TABLE_MODELS else {}
+            tc = TrainConfig(model=model, profile=cfg.profile, seed=seed,
+                             **cfg.train_overrides, **extra)
+            # Its per-modality classifiers are exactly the same seed's runs of its sub-models
+            # (LSTM-CNNs for decision-fusion, the classical baselines for stacked-fusion).
+            subs = {m: getattr(parts, f"{m}_model") for m in ("text", "speech")}
+            reuse = {m: str(run_dir(cfg, sub, seed)) for m, sub in subs.items()
+                     if sub in cfg.models}
+            jobs_spec.append((model, seed, tc, reuse or {}))
+    _extract_all_features(prepared, prep.corpus, [j[2] for j in jobs_spec], progress)
 
     todo = [j for j in jobs_spec if not (is_finished(run_dir(cfg, j[0], j[1]))
                                          and _evaluation_current(run_dir(cfg, j[0], j[1]),
@@ -215,13 +236,23 @@ def _run_phase(phase, prepared: Path, cfg: ReproduceConfig, bar, task) -> None:
             bar.advance(task)
 
 
-def _extract_all_features(prepared: Path, corpus, cfg: ReproduceConfig, progress: bool) -> None:
-    """Extract log-Mels once up front, so parallel runs only read the cache."""
+def _extract_all_features(prepared: Path, corpus, train_cfgs: list, progress: bool) -> None:
+    """Extract every speech representation the runs read once up front, so parallel runs
+    only read the cache."""
     from depscreen.features.audio import LogMelConfig
     from depscreen.features.cache import extract_corpus
+    from depscreen.training.data import feature_choice
 
-    audio_cfg = LogMelConfig(**cfg.train_overrides.get("audio", {}))
-    extract_corpus(corpus, audio_cfg, prepared / "features", progress=progress)
+    done = set()
+    for tc in train_cfgs:
+        audio_cfg = LogMelConfig(**tc.audio)
+        choice = feature_choice(tc)
+        key = (json.dumps(tc.audio, sort_keys=True), choice.speech, choice.ssl_layer)
+        if key in done:
+            continue
+        done.add(key)
+        extract_corpus(corpus, audio_cfg, prepared / "features", progress=progress,
+                       rep=choice.speech_rep(audio_cfg))
 
 
 def _load_result(cfg: ReproduceConfig, model: str, seed: int) -> dict:

@@ -37,7 +37,7 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
 
 def table_rows(results: list[dict], n_boot: int = 1000) -> list[dict]:
     """One row per model and level: mean, std, CI of F1/WA/UA (in %), and the paper's numbers."""
-    from depscreen.reproduce import TABLE_MODELS
+    from depscreen.reproduce import ROW_MODELS as TABLE_MODELS
 
     rows = []
     models = [m for m in TABLE_MODELS if any(r["model"] == m for r in results)]
@@ -140,7 +140,8 @@ def _img(png: bytes, alt: str) -> str:
 def build_outputs(cfg, prep, results: list[dict], seeds: list[int]) -> dict:
     """Write table.csv/md, confusion_matrix.png, gender.csv/md, report.html, summary.json."""
     from depscreen.corpora.prepare import summary_rows
-    from depscreen.reproduce import FUSION_MODEL, TABLE_MODELS
+    from depscreen.reproduce import FUSION_MODEL
+    from depscreen.reproduce import ROW_MODELS as TABLE_MODELS
 
     out = Path(cfg.out)
     rows = table_rows(results, n_boot=cfg.n_boot)

@@ -16,10 +16,11 @@ Speech details:
 
 * Input is standardised per recording (zero mean, unit variance, as the model's feature
   extractor does when its `do_normalize` is set) once, before it is cut into windows.
-* Long recordings are encoded in windows of `window_seconds` that overlap by
-  `overlap_seconds`; every window starts on the 20 ms frame grid, and each inner boundary
-  keeps half the overlap from either side, so the frame count is exactly that of one
-  forward pass over the whole recording and memory stays bounded. Frames near a boundary
+* Long recordings are encoded in the fewest windows of at most `window_seconds` that
+  overlap by at least `overlap_seconds`, all of one length; every window starts on the
+  20 ms frame grid, and each inner boundary keeps half the overlap from either side, so
+  the frame count is exactly that of one forward pass over the whole recording and memory
+  stays bounded. Frames near a boundary
   differ slightly from a whole-recording pass (the transformer sees less context).
 * Inputs shorter than the conv front end's receptive field (400 samples) are zero-padded
   to it and give one frame.
@@ -33,7 +34,9 @@ Speech details:
 * Only the layers up to the chosen one (plus one) run; `layer=None` is the middle layer.
   Layer 0 is the input of the first transformer block; layer k its k-th block's output
   (the last layer's value follows the installed transformers' `hidden_states[-1]`).
-* Whisper windows are at most 30 s and padded to 30 s (the encoder takes nothing else).
+* Whisper windows are at most 30 s and padded to 30 s (the encoder takes nothing else);
+  its absolute position embeddings restart in every window, so only the frame count and
+  alignment (not the values) match what a longer pass would give.
 """
 
 from __future__ import annotations
@@ -282,10 +285,11 @@ class SSLSpeechRepresentation:
         hop = self._hop
         self._window = int(self.window_seconds * self.sample_rate) // hop * hop
         self._overlap = round(self.overlap_seconds * self.sample_rate / hop) * hop
-        if not (self.overlap_seconds >= 0 and self._window - self._overlap >= hop
-                and self._window >= self._receptive + hop):
-            raise ConfigError("ssl windows: need window_seconds > overlap_seconds >= 0, got "
-                              f"{window_seconds!r} and {overlap_seconds!r}")
+        if not (self.window_seconds >= 1.0 and self.overlap_seconds >= 0
+                and self._window - self._overlap >= hop):
+            raise ConfigError("ssl windows: need window_seconds >= 1 and window_seconds > "
+                              f"overlap_seconds >= 0, got {window_seconds!r} and "
+                              f"{overlap_seconds!r}")
         if self._max_window is not None and self._window > self._max_window:
             raise ConfigError(f"ssl windows: Whisper encodes at most "
                               f"{self._max_window / self.sample_rate:g} s at once, got "
@@ -394,14 +398,23 @@ class SSLSpeechRepresentation:
         return x
 
     def _starts(self, n: int) -> list[int]:
-        """Window starts (samples, on the frame grid); the last window ends at `n`."""
-        starts = [0]
-        while starts[-1] + self._window < n:
-            nxt = starts[-1] + self._window - self._overlap
-            if nxt + self._window >= n:
-                nxt = -(-(n - self._window) // self._hop) * self._hop
-            starts.append(nxt)
-        return starts
+        """Window starts (samples, on the frame grid) for `n` samples: as few windows as
+        `window_seconds` allows, all of one length (the last up to a hop shorter, ending at
+        `n`), each overlapping the next by at least `overlap_seconds`."""
+        if n <= self._window:
+            return [0]
+        hop = self._hop
+        frames, win, over = -(-n // hop), self._window // hop, self._overlap // hop
+        k = -(-(frames - over) // (win - over))
+        length = -(-(frames + (k - 1) * over) // k)  # <= win
+        return sorted({i * (frames - length) // (k - 1) * hop for i in range(k)})
+
+    def _chunks(self, x: np.ndarray) -> tuple[list[int], list[np.ndarray]]:
+        starts = self._starts(x.size)
+        if len(starts) == 1:
+            return starts, [x]
+        length = x.size - starts[-1] + (-x.size) % self._hop  # the windows' common length
+        return starts, [x[a:a + length] for a in starts]
 
     def _forward(self, chunks: list[np.ndarray]) -> list[np.ndarray]:
         """Layer frames of each chunk (same order), each cropped to its own length."""
@@ -417,7 +430,7 @@ class SSLSpeechRepresentation:
             for i, c in enumerate(chunks):
                 batch[i, :c.size] = c
             inputs = {"input_values": torch.from_numpy(batch)}
-            if self._masked:
+            if self._masked and min(lengths) < batch.shape[1]:
                 mask = np.arange(batch.shape[1])[None, :] < np.array(lengths)[:, None]
                 inputs["attention_mask"] = torch.from_numpy(mask.astype(np.int64))
         inputs = {k: v.to(self.device) for k, v in inputs.items()}
@@ -445,12 +458,11 @@ class SSLSpeechRepresentation:
         """`frames` of each wave, computed in batches of `batch_size` windows."""
         import torch
 
-        prepared = [self._prepare(w) for w in waves]
-        plans = [self._starts(x.size) for x in prepared]
-        chunks: list[np.ndarray] = []
-        for x, starts in zip(prepared, plans, strict=True):
-            chunks.extend(x[a:a + self._window] if k + 1 < len(starts) else x[a:]
-                          for k, a in enumerate(starts))
+        plans, chunks = [], []
+        for wave in waves:
+            starts, pieces = self._chunks(self._prepare(wave))
+            plans.append(starts)
+            chunks.extend(pieces)
         outs: list[np.ndarray | None] = [None] * len(chunks)
         with torch.inference_mode():
             for idx in self._batches([c.size for c in chunks]):
