@@ -6,6 +6,7 @@ Library code raises `DepscreenError`; here it becomes a one-line message and exi
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -15,7 +16,7 @@ import typer
 from rich.console import Console
 
 from depscreen import __version__
-from depscreen.errors import DepscreenError
+from depscreen.errors import ConfigError, DepscreenError
 
 app = typer.Typer(
     name="depscreen",
@@ -191,6 +192,18 @@ def _print_prepare_summary(result, show_warnings: int) -> None:
 
 
 # ----------------------------------------------------------------------------- train
+def _json_object(text: str | None, flag: str) -> dict:
+    if text is None:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"{flag} is not valid JSON ({e.msg} at character {e.pos})") from None
+    if not isinstance(value, dict):
+        raise ConfigError(f"{flag} must be a JSON object, got {type(value).__name__}")
+    return value
+
+
 SpeechFeatures = Annotated[
     str | None,
     typer.Option("--speech-features", help="What speech frames are: logmel (the paper's), "
@@ -238,7 +251,8 @@ def train(
         typer.Option(
             "--profile",
             help="paper: batch 30 (50 for fusion), 300 epochs, Adam, as published; "
-            "fast: a few epochs with early stopping on dev.",
+            "fast: a few epochs with early stopping on dev; small: for a few hundred "
+            "speakers (40 epochs, patience 8, SpecAugment, weight decay 1e-4).",
         ),
     ] = "fast",
     seed: Annotated[int, typer.Option("--seed", help="One seed for everything random.")] = 0,
@@ -267,12 +281,24 @@ def train(
     ssl_layer: SSLLayer = None,
     feature_norm: FeatureNorm = None,
     spec_augment: Annotated[
-        bool, typer.Option("--spec-augment", help="Mask random time stretches and feature "
-                           "dimensions of speech frames while training (SpecAugment).")
-    ] = False,
+        bool | None, typer.Option("--spec-augment/--no-spec-augment", help="Mask random time "
+                                  "stretches and feature dimensions of speech frames while "
+                                  "training (SpecAugment). Default: the profile's (on for "
+                                  "small).")
+    ] = None,
     weight_decay: Annotated[
-        float, typer.Option("--weight-decay", help="L2 weight decay of the optimiser.")
-    ] = 0.0,
+        float | None, typer.Option("--weight-decay", help="L2 weight decay of the optimiser "
+                                   "(default: the profile's, 1e-4 for small, else 0).")
+    ] = None,
+    patience: Annotated[
+        int | None, typer.Option("--patience", help="Stop after this many epochs without "
+                                 "a better dev score (default: the profile's).")
+    ] = None,
+    model_config: Annotated[
+        str | None, typer.Option("--model-config", help="JSON object of model config "
+                                 "overrides, e.g. '{\"pooling\": \"mean\"}' (see the model's "
+                                 "config class; an unknown key is an error).")
+    ] = None,
     accelerator: Annotated[
         str, typer.Option("--accelerator", help="cpu (default), gpu/cuda, or auto.")
     ] = "cpu",
@@ -307,6 +333,7 @@ def train(
         imbalance=imbalance, text_input=text_input, accelerator=accelerator, devices=devices,
         speech_features=speech_features, text_features=text_features, ssl_layer=ssl_layer,
         feature_norm=feature_norm, spec_augment=spec_augment, weight_decay=weight_decay,
+        patience=patience, model_config=_json_object(model_config, "--model-config"),
         num_nodes=num_nodes, strategy=strategy, limit_train_batches=limit_train_batches,
     )
     result = run_train(prepared, cfg, out_dir, resume=resume, cache_dir=cache_dir,

@@ -20,8 +20,10 @@ Speech details:
   overlap by at least `overlap_seconds`, all of one length; every window starts on the
   20 ms frame grid, and each inner boundary keeps half the overlap from either side, so
   the frame count is exactly that of one forward pass over the whole recording and memory
-  stays bounded. Frames near a boundary
-  differ slightly from a whole-recording pass (the transformer sees less context).
+  stays bounded. The overlap is raised to twice the reach of the model's positional
+  convolution when it is shorter (2.6 s for wav2vec2/HuBERT/WavLM, whose kernel spans
+  128 frames), so no kept frame sees a window edge through it; frames still differ
+  slightly from a whole-recording pass (self-attention sees a shorter context).
 * Inputs shorter than the conv front end's receptive field (400 samples) are zero-padded
   to it and give one frame.
 * Batches: for wav2vec2 / HuBERT / WavLM / UniSpeech encoders whose conv features are
@@ -254,6 +256,7 @@ class SSLSpeechRepresentation:
                 self._max_window = int(pre.get("n_samples", 30 * self.sample_rate))
                 self._do_normalize = False
                 self._masked = False
+                self._reach = 0
             else:
                 self.dim = int(cfg["hidden_size"])
                 self.num_layers = int(cfg["num_hidden_layers"])
@@ -264,6 +267,13 @@ class SSLSpeechRepresentation:
                                           for i, k in enumerate(self._kernels))
                 self._max_window = None
                 self._do_normalize = bool(pre.get("do_normalize", False))
+                # Frames the positional convolution sees on either side: windows overlap by at
+                # least twice that, so every kept frame's layer-0 value is the one-pass value.
+                pos = int(cfg.get("num_conv_pos_embeddings") or 0)
+                if self.model_type == "data2vec-audio":
+                    self._reach = pos * (int(cfg.get("conv_pos_kernel_size") or 0) // 2)
+                else:
+                    self._reach = pos // 2
                 # Group norm over time mixes padding into every frame; layer norm does not.
                 self._masked = (self.model_type in _PADDABLE
                                 and cfg.get("feat_extract_norm") == "layer")
@@ -280,16 +290,23 @@ class SSLSpeechRepresentation:
                               f"negative from the end) for {self._given}, got {layer!r}")
         self.layer = layer % (self.num_layers + 1)
 
-        self.window_seconds = float(window_seconds)
-        self.overlap_seconds = float(overlap_seconds)
+        try:
+            self.window_seconds = float(window_seconds)
+            self.overlap_seconds = float(overlap_seconds)
+        except (TypeError, ValueError):
+            self.window_seconds = self.overlap_seconds = math.nan
+        if not (1.0 <= self.window_seconds < math.inf and 0 <= self.overlap_seconds < math.inf):
+            raise ConfigError("ssl windows: need window_seconds >= 1 and overlap_seconds >= 0, "
+                              f"got {window_seconds!r} and {overlap_seconds!r}")
         hop = self._hop
         self._window = int(self.window_seconds * self.sample_rate) // hop * hop
-        self._overlap = round(self.overlap_seconds * self.sample_rate / hop) * hop
-        if not (self.window_seconds >= 1.0 and self.overlap_seconds >= 0
-                and self._window - self._overlap >= hop):
-            raise ConfigError("ssl windows: need window_seconds >= 1 and window_seconds > "
-                              f"overlap_seconds >= 0, got {window_seconds!r} and "
-                              f"{overlap_seconds!r}")
+        self._overlap = max(round(self.overlap_seconds * self.sample_rate / hop),
+                            2 * self._reach + 2) * hop
+        if self._window - self._overlap < hop:
+            raise ConfigError(f"ssl windows: window_seconds ({window_seconds!r}) must exceed the "
+                              f"overlap ({self._overlap / self.sample_rate:g} s: overlap_seconds, "
+                              "but at least twice the reach of the model's positional "
+                              "convolution)")
         if self._max_window is not None and self._window > self._max_window:
             raise ConfigError(f"ssl windows: Whisper encodes at most "
                               f"{self._max_window / self.sample_rate:g} s at once, got "
@@ -325,6 +342,7 @@ class SSLSpeechRepresentation:
             "hop_seconds": self.hop_seconds,
             "window_seconds": self.window_seconds,
             "overlap_seconds": self.overlap_seconds,
+            "overlap_frames": self._overlap // self._hop,  # after the model's minimum
             "do_normalize": self._do_normalize,
             "config_sha256": _files_sha256(*self._config_files),
             "weights_sha256": self.weights_sha256,
@@ -335,7 +353,7 @@ class SSLSpeechRepresentation:
         """16 hex chars naming the frames: the config without the folder's location (the
         weights' and configs' hashes identify the model, so a moved folder keeps its cache)."""
         payload = {k: v for k, v in self.config().items() if k != "path"}
-        text = json.dumps([FEATURE_VERSION, payload], sort_keys=True)
+        text = json.dumps(payload, sort_keys=True)  # carries FEATURE_VERSION
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def __repr__(self) -> str:
@@ -576,6 +594,10 @@ class HFTextEncoder:
             raise FeatureError(f"cannot load the text encoder ({_first_line(e)})",
                                self.path) from e
         _check_loading_info(info, self.path, "text encoder")
+        if tokenizer.pad_token is None:  # decoder-style tokenizers; the mask hides padding
+            tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
+        if tokenizer.pad_token is None:
+            raise FeatureError("the text encoder's tokenizer has no padding token", self.path)
         model.requires_grad_(False)
         self._tokenizer = tokenizer
         self._model = model.eval().to(self.device)

@@ -123,9 +123,9 @@ class EGeMAPSRepresentation:
         if self._smile is None:
             try:
                 import opensmile
-            except ImportError as e:  # pragma: no cover - a declared dependency
-                raise FeatureError(f"--speech-features egemaps needs the opensmile package ({e})"
-                                   ) from e
+            except ImportError as e:  # an optional extra (its licence is not MIT)
+                raise FeatureError("--speech-features egemaps needs the opensmile package: "
+                                   "pip install 'depscreen[egemaps]'") from e
             self._smile = opensmile.Smile(
                 feature_set=opensmile.FeatureSet.eGeMAPSv02,
                 feature_level=opensmile.FeatureLevel.LowLevelDescriptors,

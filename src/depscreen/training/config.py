@@ -28,7 +28,7 @@ class TrainConfig:
     batch_size: int | None = None
     max_epochs: int | None = None
     lr: float | None = None
-    weight_decay: float = 0.0
+    weight_decay: float | None = None  # None: the profile's (0 for paper and fast)
     patience: int | None = None
     imbalance: str = "balanced-sampling"
     monitor: str = "dev_ua"
@@ -43,7 +43,7 @@ class TrainConfig:
     ssl_layer: int | None = None  # ssl:PATH only; None = the middle layer
     feature_norm: str | None = None  # session | speaker | none
     # SpecAugment-style time and frequency masks on frame inputs while training.
-    spec_augment: bool = False
+    spec_augment: bool | None = None  # None: the profile's (off for paper and fast)
     # Where to run: CPU by default; --devices N for GPUs, DDP across devices/nodes.
     accelerator: str = "cpu"
     devices: int = 1
@@ -74,6 +74,10 @@ class TrainConfig:
             self.lr = profile.lr
         if self.patience is None:
             self.patience = profile.early_stopping_patience
+        if self.weight_decay is None:
+            self.weight_decay = profile.weight_decay
+        if self.spec_augment is None:
+            self.spec_augment = profile.spec_augment
         self.validate()
 
     def validate(self) -> None:

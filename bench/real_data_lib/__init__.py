@@ -1,0 +1,1 @@
+"""Helpers of bench/real_data.py: corpus conversion, reference baselines, runs, tables."""
