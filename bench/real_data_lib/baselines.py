@@ -36,6 +36,7 @@ REFERENCES = {  # task -> reference rows it gets
     "speech": (SPEECH_REF,),
     "text": (TEXT_REF,),
     "paired": (SPEECH_REF, TEXT_REF, LATE_REF, EARLY_REF),
+    "paired-short": (SPEECH_REF, TEXT_REF, LATE_REF, EARLY_REF),
 }
 REFERENCE_MODALITY = {SPEECH_REF: "speech", TEXT_REF: "text", LATE_REF: "fusion",
                       EARLY_REF: "fusion"}

@@ -15,6 +15,7 @@ Nothing is ever written next to the corpora.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import random
 import re
@@ -194,6 +195,11 @@ def pair_items(clips: list[Item], posts: list[Item], seed: int) -> list[Item]:
             gender=clip.gender, parts=(clip.session_id, post.session_id),
         ))
     return paired
+
+
+def first_words(items: list[Item], n: int) -> list[Item]:
+    """The same sessions with each text cut to its first `n` words (about one spoken answer)."""
+    return [dataclasses.replace(it, text=" ".join((it.text or "").split()[:n])) for it in items]
 
 
 # ------------------------------------------------------------------------------ folds

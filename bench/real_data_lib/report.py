@@ -69,7 +69,7 @@ def markers(entry: dict) -> tuple[dict[str, list[str]], str | None]:
     if classical:
         marks[classical["name"]].append("best classical")
     check = None
-    if entry["task"] == "paired":
+    if entry["task"].startswith("paired"):
         fusion = _best(rows, stats, n_run, lambda r: r["modality"] == "fusion")
         single = _best(rows, stats, n_run, lambda r: r["modality"] in ("speech", "text"))
         if fusion:
@@ -167,7 +167,7 @@ def atomic_write(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
-TASK_ORDER = ("speech", "text", "paired")
+TASK_ORDER = ("speech", "text", "paired", "paired-short")
 
 
 def merge(path: Path, entries: dict[str, dict]) -> dict[str, dict]:

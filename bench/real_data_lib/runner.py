@@ -48,8 +48,9 @@ class Job:
     @property
     def options(self) -> list[str]:
         """The training options that define the run (hashed into its folder name)."""
-        opts = ["--model", self.config.model, *self.config.flags, "--profile", self.profile,
-                "--seed", str(self.seed)]
+        opts = ["--model", self.config.model, *self.config.flags, "--seed", str(self.seed)]
+        if "--profile" not in self.config.flags:  # a config may name its own profile
+            opts += ["--profile", self.profile]
         if self.epochs is not None:
             opts += ["--epochs", str(self.epochs)]
         return opts

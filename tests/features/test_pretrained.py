@@ -356,14 +356,12 @@ def test_gpu_without_cuda_is_a_config_error(models):
 def test_model_id_from_the_local_hf_cache(models, tmp_path, monkeypatch, speech):
     """A model id resolves to its snapshot in the local cache; an uncached id is an error
     (and no connection is tried: the autouse fixture fails the test otherwise)."""
-    import huggingface_hub.constants as hub_constants
-
     cache = tmp_path / "hub"
     snapshot = cache / "models--tiny-org--tiny-wavlm" / "snapshots" / ("a" * 40)
     shutil.copytree(models("wavlm"), snapshot)
     (cache / "models--tiny-org--tiny-wavlm" / "refs").mkdir()
     (cache / "models--tiny-org--tiny-wavlm" / "refs" / "main").write_text("a" * 40)
-    monkeypatch.setattr(hub_constants, "HF_HUB_CACHE", str(cache))
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
     rep = SSLSpeechRepresentation("tiny-org/tiny-wavlm", window_seconds=3.0)
     assert rep.path == snapshot.resolve() and rep.spec == "ssl:tiny-org/tiny-wavlm"
     local = SSLSpeechRepresentation(models("wavlm"), window_seconds=3.0)

@@ -112,7 +112,12 @@ def test_every_model(name: str) -> None:
     model.eval()
     with torch.no_grad():
         after = loss_of(model, batch).item()
-    assert after < 0.5 * before, (before, after)
+    if model_class(name).fitting == "closed-form":
+        # Fitted by logistic regression, not by gradients (tests/models/test_classical.py);
+        # its linear head still learns, more slowly on unit-length tf-idf rows.
+        assert after < 0.8 * before, (before, after)
+    else:
+        assert after < 0.5 * before, (before, after)
 
 
 @pytest.mark.parametrize("name", list_models())

@@ -33,7 +33,6 @@ from depscreen.training.config import TrainConfig
 from depscreen.training.run import train
 
 
-
 def _session_files(tiny: Tiny):
     s = tiny.corpus.by_split("dev")[0]
     audio = Path(s.audio)

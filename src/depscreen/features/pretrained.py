@@ -85,17 +85,30 @@ def _first_line(e: BaseException) -> str:
     return text[0] if text else type(e).__name__
 
 
+def _hf_cache_dir() -> Path:
+    """The local Hugging Face hub cache, where huggingface_hub would keep downloaded models."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
+    home = os.environ.get("HF_HOME") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join("~", ".cache"), "huggingface")
+    return Path(home).expanduser() / "hub"
+
+
 def _from_hf_cache(name: str) -> Path | None:
-    """The snapshot folder of model id `name` if it is in the local Hugging Face cache."""
+    """The snapshot folder of model id `name` if it is in the local Hugging Face cache.
+
+    Read from the cache's layout on disk (models--ORG--NAME/refs/main names the snapshot),
+    so no hub client is imported and nothing can reach the network.
+    """
     if not _REPO_ID.match(name):
         return None
-    _offline()
+    repo = _hf_cache_dir() / ("models--" + name.replace("/", "--"))
     try:
-        from huggingface_hub import snapshot_download
-
-        folder = Path(snapshot_download(name, local_files_only=True))
-    except Exception:  # not cached, not a valid id, hub library missing: all "not found"
-        return None
+        commit = (repo / "refs" / "main").read_text(encoding="utf-8").strip()
+    except OSError:
+        snapshots = sorted((repo / "snapshots").glob("*")) if (repo / "snapshots").is_dir() else []
+        return snapshots[-1] if len(snapshots) == 1 else None
+    folder = repo / "snapshots" / commit
     return folder if folder.is_dir() else None
 
 

@@ -14,7 +14,7 @@ has to clear (the AVEC baselines are such models). These are first-class models:
 The features are computed in torch inside `forward_features`, so training (`fit_closed_form`,
 which runs them over the train samples in batches) and inference use one code path. The
 logistic regression is scikit-learn's (lbfgs, `class_weight="balanced"`); C is chosen from
-`c_grid` by the dev participants' ROC-AUC (ties go to the smaller C). Its coefficients become
+`c_grid` by the dev participants' ROC-AUC (ties by their class-balanced log-loss). Its coefficients become
 the weights of a linear head, so the model is stored like every other one (safetensors +
 model.json, no pickles).
 """
@@ -100,9 +100,11 @@ class ClassicalModel(DepressionModel):
 
     def fit_closed_form(self, train_ds, dev_ds, batch_size: int = 256,
                         seed: int = 0) -> dict[str, Any]:
-        """Fits the logistic regression on train samples, C by dev participants' ROC-AUC."""
+        """Fits the logistic regression on train samples; C by the dev participants' ROC-AUC,
+        ties by their class-balanced log-loss."""
         from sklearn.linear_model import LogisticRegression
-        from sklearn.metrics import roc_auc_score
+        from sklearn.metrics import log_loss, roc_auc_score
+        from sklearn.utils.class_weight import compute_sample_weight
 
         from depscreen.evaluation.aggregate import aggregate_participants
 
@@ -116,7 +118,7 @@ class ClassicalModel(DepressionModel):
             x_train, x_dev = (x_train - mean) / scale, (x_dev - mean) / scale
         groups = [s.session_id for s in dev_ds.samples]
         scores: dict[str, float] = {}
-        best: tuple[float, float, Any] | None = None
+        best: tuple[tuple[float, float], float, Any] | None = None
         for c in sorted(self.config.c_grid):
             lr = LogisticRegression(C=c, class_weight="balanced", max_iter=self.config.max_iter,
                                     random_state=seed)
@@ -127,7 +129,10 @@ class ClassicalModel(DepressionModel):
             auc = (float(roc_auc_score(y, people["prob"])) if len(np.unique(y)) == 2
                    else float("nan"))
             scores[repr(c)] = auc
-            key = -np.inf if np.isnan(auc) else round(auc, 9)
+            # Ties (a separable dev set) go to the better class-balanced log-loss.
+            loss = log_loss(y, people["prob"].clip(1e-7, 1 - 1e-7),
+                            sample_weight=compute_sample_weight("balanced", y), labels=[0, 1])
+            key = (-np.inf if np.isnan(auc) else round(auc, 9), -loss)
             if best is None or key > best[0]:
                 best = (key, c, lr)
         assert best is not None
@@ -149,7 +154,7 @@ class ClassicalModel(DepressionModel):
 
 @dataclasses.dataclass
 class FunctionalsConfig(ClassicalConfig):
-    n_mels: int = 25  # frame dimension (eGeMAPS LLDs: 25); set from the features
+    n_mels: int = 64  # frame dimension; always set from the features (eGeMAPS: 25)
     dropout: float = 0.0  # unused; speech models share the key
 
     def validate(self) -> None:
@@ -254,11 +259,16 @@ class TfidfLR(ClassicalModel):
         return super().fit_closed_form(train_ds, dev_ds, batch_size, seed)
 
 
+@dataclasses.dataclass
+class EmbeddingLRConfig(TextLRConfig):
+    text_input: Literal["tokens", "embedding"] = "embedding"
+
+
 @register_model("embedding-lr")
 class EmbeddingLR(ClassicalModel):
     """The utterance's sentence embedding (MiniLM by default) + logistic regression."""
 
-    config_cls = TextLRConfig
+    config_cls = EmbeddingLRConfig
     modalities = frozenset({"text"})
     default_features = {"speech": "logmel", "text": "minilm", "norm": "session"}
 
