@@ -384,10 +384,19 @@ class Suite:
         self.measurements += build_scaling(runs, p)
 
     def run_training(self) -> None:
-        from depscreen.models import list_models
+        from depscreen.models import list_models, model_class
+
+        def trains_by_gradient(name: str) -> bool:
+            # Classical baselines are fitted in one go (no training steps to time); a
+            # decision-level model counts when its sub-models train by gradient.
+            cls = model_class(name)
+            if cls.fitting == "decision":
+                return all(trains_by_gradient(getattr(cls.config_cls, f"{m}_model"))
+                           for m in ("text", "speech"))
+            return cls.fitting == "gradient"
 
         prepared = self.prepared()
-        models = self.plan.models or list_models()
+        models = self.plan.models or [m for m in list_models() if trains_by_gradient(m)]
         p = self.plan
         self.say(f"training: {len(models)} models, {p.train_batches} batches × "
                  f"{p.train_repeats} repeats each, one thread")

@@ -206,7 +206,7 @@ def torch_device(device: str) -> str:
 
 
 @contextlib.contextmanager
-def _quiet_loading() -> Iterator[None]:
+def quiet_loading() -> Iterator[None]:
     """No transformers progress bars while loading (restored afterwards)."""
     from transformers.utils import logging as hf_logging
 
@@ -381,7 +381,7 @@ class SSLSpeechRepresentation:
         from transformers import AutoModel
 
         try:
-            with _quiet_loading():
+            with quiet_loading():
                 model, info = AutoModel.from_pretrained(str(self.path), local_files_only=True,
                                                         output_loading_info=True)
         except (OSError, ValueError, KeyError, RuntimeError, TypeError) as e:
@@ -593,13 +593,13 @@ class HFTextEncoder:
             if self.sentence_transformers:
                 from sentence_transformers import SentenceTransformer
 
-                with _quiet_loading():
+                with quiet_loading():
                     self._model = SentenceTransformer(str(self.path), device=self.device,
                                                       local_files_only=True)
                 return self._model
             from transformers import AutoModel, AutoTokenizer
 
-            with _quiet_loading():
+            with quiet_loading():
                 tokenizer = AutoTokenizer.from_pretrained(str(self.path), local_files_only=True)
                 model, info = AutoModel.from_pretrained(str(self.path), local_files_only=True,
                                                         output_loading_info=True)

@@ -183,9 +183,12 @@ class SentenceEncoder:
             os.environ["TRANSFORMERS_OFFLINE"] = "1"
             from sentence_transformers import SentenceTransformer
 
+            from depscreen.features.pretrained import quiet_loading
+
             path = self.model_dir or bundled_model_dir()
             try:
-                self._model = SentenceTransformer(str(path), device=self.device)
+                with quiet_loading():  # no "Loading weights" bar on the user's terminal
+                    self._model = SentenceTransformer(str(path), device=self.device)
             except (OSError, ValueError) as e:
                 raise FeatureError(f"cannot load the sentence encoder ({e})", path) from e
         return self._model
