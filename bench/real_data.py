@@ -292,7 +292,8 @@ def build_task(task: str, data: Corpora, args: argparse.Namespace) -> dict:
         if task == "paired-short":
             # A whole post is a long written text (MiniLM alone nears 100 % UA on it); the
             # first words are about one spoken answer, so neither channel is at its ceiling
-            # and what fusion adds can show. N was fixed before any run, not tuned.
+            # and what fusion adds can show. Added after a one-fold trial of `paired`; N was
+            # fixed before any paired-short run and not tuned.
             items = corpora.first_words(items, args.paired_words)
             note += f"; each post cut to its first {args.paired_words} words"
         group_name, protocol = "actors", f"{k} folds grouped by actor (seed {seed})"
