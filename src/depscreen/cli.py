@@ -415,7 +415,8 @@ def reproduce(
         typer.Option("--root", help="Corpus folder (default for synthetic: data/synthetic)."),
     ] = None,
     profile: Annotated[
-        str, typer.Option("--profile", help="fast (minutes on a CPU) or paper (300 epochs).")
+        str, typer.Option("--profile", help="fast (minutes on a CPU), paper (300 epochs) or "
+                          "small (for a few hundred speakers; see `train --help`).")
     ] = "fast",
     seeds: Annotated[int, typer.Option("--seeds", help="Seeds per model (mean ± std).")] = 3,
     out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path(
