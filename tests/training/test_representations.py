@@ -164,3 +164,15 @@ def test_hf_text_encoder_end_to_end(tiny: Tiny, tmp_path: Path) -> None:
     assert spec["config"]["text_input"] == "embedding"
     assert spec["config"]["sentence_dim"] == json.loads(
         (run / "config.json").read_text())["features"]["text_dim"]
+
+
+@pytest.mark.parametrize("flags", [{"model": "lstm-speech", "speech_features": "ssl:/nonexistent"},
+                                   {"model": "lstm-cnn-text", "text_features": "hf:/etc"}])
+def test_a_bad_encoder_folder_fails_before_the_run_folder_exists(tiny: Tiny, tmp_path: Path,
+                                                                 flags: dict) -> None:
+    from depscreen.errors import FeatureError
+
+    with pytest.raises(FeatureError):
+        train(tiny.prepared, TrainConfig(**{**SMOKE, **flags}), tmp_path / "run",
+              progress=False)
+    assert not (tmp_path / "run").exists()

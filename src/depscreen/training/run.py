@@ -110,6 +110,7 @@ def train(
     if not worker:
         _check_run_folder(out, cfg, prepared, resume)
     corpus = load_prepared(prepared)
+    _check_representations(cfg)  # a bad encoder folder fails before the run folder exists
     cache_dir = Path(cache_dir) if cache_dir else prepared / "features"
     out.mkdir(parents=True, exist_ok=True)
 
@@ -131,6 +132,20 @@ def train(
         model, best_epoch, dev = fit_model(cfg, data, out, resume, progress)
     finish_run(out, cfg, model, data, best_epoch, dev)
     return RunResult(out, best_epoch, dev)
+
+
+def _check_representations(cfg: TrainConfig) -> None:
+    """Build the run's representations once (reads their configs; loads no weights)."""
+    from depscreen.features.audio import LogMelConfig
+    from depscreen.features.representations import text_input_for
+    from depscreen.training.data import feature_choice, model_modalities
+
+    choice = feature_choice(cfg)
+    mods = model_modalities(cfg.model)
+    if "speech" in mods:
+        choice.speech_rep(LogMelConfig(**cfg.audio))
+    if "text" in mods and text_input_for(choice.text) == "embedding":
+        choice.text_encoder()
 
 
 def _write_run_header(out: Path, cfg: TrainConfig, prepared: Path, data: DataBundle) -> None:
