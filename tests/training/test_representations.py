@@ -176,3 +176,27 @@ def test_a_bad_encoder_folder_fails_before_the_run_folder_exists(tiny: Tiny, tmp
         train(tiny.prepared, TrainConfig(**{**SMOKE, **flags}), tmp_path / "run",
               progress=False)
     assert not (tmp_path / "run").exists()
+
+
+def test_a_run_started_before_the_representation_options_resumes(tiny: Tiny,
+                                                                 tmp_path: Path) -> None:
+    """An interrupted run whose config.json predates the new options resumes with the same
+    (default) options, and is refused with other ones."""
+    run = tmp_path / "run"
+    cfg = TrainConfig(model="lstm-speech", **SMOKE)
+    train(tiny.prepared, cfg, run, progress=False)
+    saved = json.loads((run / "config.json").read_text())
+    for key in ("speech_features", "text_features", "ssl_layer", "feature_norm",
+                "spec_augment"):
+        saved["train"].pop(key)
+    saved["train"]["weight_decay"] = 0.0
+    (run / "config.json").write_text(json.dumps(saved))
+    (run / "done.json").unlink()  # interrupted
+    train(tiny.prepared, cfg, run, resume=True, progress=False)
+    assert (run / "done.json").is_file()
+    (run / "done.json").unlink()
+    from depscreen.errors import DepscreenError
+
+    with pytest.raises(DepscreenError, match="different configuration"):
+        train(tiny.prepared, TrainConfig(model="lstm-speech", feature_norm="speaker", **SMOKE),
+              run, resume=True, progress=False)

@@ -80,7 +80,11 @@ def _check_run_folder(out: Path, cfg: TrainConfig, prepared: Path, resume: bool)
             "run folder already holds a run; pass --resume to continue it or choose a new --out",
             out,
         )
-    if saved.get("train") != cfg.to_dict() or saved.get("prepared") != str(prepared):
+    try:  # resolved again, so a run started before an option existed compares by its default
+        saved_train = TrainConfig.from_dict(saved.get("train") or {}).to_dict()
+    except (DepscreenError, TypeError):
+        saved_train = None
+    if saved_train != cfg.to_dict() or saved.get("prepared") != str(prepared):
         raise DepscreenError(
             "--resume with a different configuration than the run was started with; "
             "use the same options or a new --out",
