@@ -172,7 +172,8 @@ _SPEECH: dict[str, Callable[[LogMelConfig, str, dict], SpeechRepresentation]] = 
     "egemaps": lambda cfg, arg, opts: EGeMAPSRepresentation(cfg),
     "ssl": _ssl,
 }
-_NEEDS_ARG = {"ssl"}
+_TEXT = ("tokens", "minilm", "hf")
+_NEEDS_ARG = {"ssl", "hf"}  # the rest take no argument
 
 
 def split_spec(spec: str, known: dict | tuple, flag: str) -> tuple[str, str]:
@@ -181,9 +182,9 @@ def split_spec(spec: str, known: dict | tuple, flag: str) -> tuple[str, str]:
     if name not in known:
         choices = ", ".join(SPEECH_FEATURES if flag == "--speech-features" else TEXT_FEATURES)
         raise ConfigError(f"{flag} {spec!r} is unknown; choose one of {choices}")
-    if (name in _NEEDS_ARG or name == "hf") and not arg:
+    if name in _NEEDS_ARG and not arg:
         raise ConfigError(f"{flag} {name} needs a folder: {name}:PATH")
-    if name not in _NEEDS_ARG and name != "hf" and arg:
+    if name not in _NEEDS_ARG and arg:
         raise ConfigError(f"{flag} {name} takes no argument, got {spec!r}")
     return name, arg
 
@@ -193,7 +194,7 @@ def check_speech_spec(spec: str) -> None:
 
 
 def check_text_spec(spec: str) -> None:
-    split_spec(spec, ("tokens", "minilm", "hf"), "--text-features")
+    split_spec(spec, _TEXT, "--text-features")
 
 
 def speech_representation(spec: str, cfg: LogMelConfig, **options: Any) -> SpeechRepresentation:
@@ -221,7 +222,7 @@ def text_input_for(text_features: str) -> str:
 
 def text_encoder(text_features: str, batch_size: int = 64, device: str = "cpu"):
     """The sentence encoder for `text_features` (None for "tokens")."""
-    name, arg = split_spec(text_features, ("tokens", "minilm", "hf"), "--text-features")
+    name, arg = split_spec(text_features, _TEXT, "--text-features")
     if name == "tokens":
         return None
     if name == "minilm":
