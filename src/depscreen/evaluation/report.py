@@ -23,6 +23,8 @@ from depscreen.evaluation.figures import (
     probabilities_figure,
 )
 from depscreen.evaluation.metrics import binary_metrics
+from depscreen.table_models import FUSION_MODEL
+from depscreen.table_models import ROW_MODELS as TABLE_MODELS
 from depscreen.utils.atomic import atomic_write_bytes, atomic_write_text
 from depscreen.utils.provenance import environment
 
@@ -37,7 +39,6 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
 
 def table_rows(results: list[dict], n_boot: int = 1000) -> list[dict]:
     """One row per model and level: mean, std, CI of F1/WA/UA (in %), and the paper's numbers."""
-    from depscreen.reproduce import ROW_MODELS as TABLE_MODELS
 
     rows = []
     models = [m for m in TABLE_MODELS if any(r["model"] == m for r in results)]
@@ -140,8 +141,6 @@ def _img(png: bytes, alt: str) -> str:
 def build_outputs(cfg, prep, results: list[dict], seeds: list[int]) -> dict:
     """Write table.csv/md, confusion_matrix.png, gender.csv/md, report.html, summary.json."""
     from depscreen.corpora.prepare import summary_rows
-    from depscreen.reproduce import FUSION_MODEL
-    from depscreen.reproduce import ROW_MODELS as TABLE_MODELS
 
     out = Path(cfg.out)
     rows = table_rows(results, n_boot=cfg.n_boot)
