@@ -70,11 +70,9 @@ def predict_split(run: Path, split: str, cache_dir: Path | None = None,
     vocab = None
     if (run / "vocab.json").is_file():
         vocab = Vocabulary.from_json((run / "vocab.json").read_text())
-    if "representations" not in feats:  # a run made before representations: its text input
-        feats = {**feats, "representations": {
-            "text": "minilm" if cfg["train"].get("text_input") == "embedding" else "tokens"}}
     ds = build_split_for_run(corpus, split, feats, cache_dir or prepared / "features", vocab,
-                             progress=progress)
+                             progress=progress,
+                             text_input=cfg["train"].get("text_input", "tokens"))
     if len(ds) == 0:
         raise DepscreenError(f"the {split} split has no usable samples", prepared)
     frame = prediction_frame(ds, predict_dataset(model, ds))

@@ -371,19 +371,17 @@ class LengthBucketSampler(Sampler[list[int]]):
 
 def build_split_for_run(corpus: Corpus, split: str, features: dict, cache_dir: str | Path,
                         vocab: Vocabulary | None, progress: bool = False,
-                        device: str = "cpu") -> UtteranceDataset:
+                        device: str = "cpu", text_input: str = "tokens") -> UtteranceDataset:
     """A split's samples exactly as a finished run's `features` config (config.json) says:
-    the same windowing, representations, normalisation and modalities it was trained on."""
-    choice = FeatureChoice.from_dict(features.get("representations"))
+    the same windowing, representations, normalisation and modalities it was trained on.
+    `text_input` is the run's, for runs that predate recorded representations."""
+    choice = FeatureChoice.recorded(features, text_input)
     audio_cfg = LogMelConfig.from_dict(features["audio"])
     text_cfg = TextConfig(**features["text"])
     mods = frozenset(features["modalities"])
-    uses_embedding = "text" in mods and choice.text_input == "embedding"
+    encoder, rep = choice.inputs(audio_cfg, mods, text_cfg.encoder_batch_size, device)
     return build_samples(
         corpus, split, audio_cfg, text_cfg, cache_dir, vocab=vocab,
         text_input=choice.text_input, modalities=mods, progress=progress,
-        encoder=choice.text_encoder(text_cfg.encoder_batch_size, device) if uses_embedding
-        else None,
-        speech_rep=choice.speech_rep(audio_cfg, device) if "speech" in mods else None,
-        norm=choice.norm,
+        encoder=encoder, speech_rep=rep, norm=choice.norm,
     )

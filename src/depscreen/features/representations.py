@@ -259,6 +259,17 @@ class FeatureChoice:
         d = d or {}
         return cls(**{k: d[k] for k in ("speech", "text", "norm", "ssl_layer") if k in d})
 
+    @classmethod
+    def recorded(cls, features: dict, text_input: str = "tokens") -> FeatureChoice:
+        """What a run's or bundle's feature config records. One made before representations
+        existed has none: log-Mel and tokens, or MiniLM when its text input was "embedding"."""
+        rec = features.get("representations")
+        if rec is None:
+            rec = {"text": "minilm" if text_input == "embedding" else "tokens"}
+        if not isinstance(rec, dict):
+            raise ConfigError("the recorded representations are not a JSON object")
+        return cls.from_dict(rec)
+
     def to_dict(self) -> dict:
         return asdict(self)
 
@@ -272,3 +283,14 @@ class FeatureChoice:
 
     def text_encoder(self, batch_size: int = 64, device: str = "cpu"):
         return text_encoder(self.text, batch_size=batch_size, device=device)
+
+    def inputs(self, audio_cfg: LogMelConfig, modalities: frozenset[str] | set[str],
+               encoder_batch_size: int = 64, device: str = "cpu"
+               ) -> tuple[TextEncoder | None, SpeechRepresentation | None]:
+        """The sentence encoder and speech representation that samples of `modalities` read
+        (None for one they do not read: token ids need no encoder, text needs no frames).
+        Building them reads configs only; weights load on first use."""
+        encoder = (self.text_encoder(encoder_batch_size, device)
+                   if "text" in modalities and self.text_input == "embedding" else None)
+        rep = self.speech_rep(audio_cfg, device) if "speech" in modalities else None
+        return encoder, rep

@@ -199,15 +199,10 @@ def _feature_section(features: dict, text_input: str, where: Path) -> tuple[LogM
 
 
 def _feature_choice(features: dict, text_input: str, where: Path) -> FeatureChoice:
-    """The representations a run or bundle records; older ones used log-Mel and tokens
-    (or MiniLM embeddings, when their text input says so)."""
-    rec = features.get("representations")
-    if rec is None:
-        rec = {"text": "minilm" if text_input == "embedding" else "tokens"}
-    if not isinstance(rec, dict):
-        raise BundleError("the recorded representations are not a JSON object", where)
+    """The representations a run or bundle records (`FeatureChoice.recorded`), or a
+    BundleError naming the file."""
     try:
-        return FeatureChoice.from_dict(rec)
+        return FeatureChoice.recorded(features, text_input)
     except (ConfigError, TypeError) as e:
         raise BundleError(f"the recorded representations are not valid ({e})", where) from None
 

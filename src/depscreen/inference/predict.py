@@ -58,6 +58,7 @@ from depscreen.errors import (
     WarningCollector,
 )
 from depscreen.features.audio import normalise, session_stats, utterance_windows
+from depscreen.features.cache import session_frames
 from depscreen.features.text import PAD_ID, tokenize
 from depscreen.inference.asr import SPEAKER_NOTE, Recognizer, speech_segments
 from depscreen.inference.bundle import LoadedModel, apply_calibration
@@ -131,7 +132,7 @@ class _Sample:
     end: float
     has_text: bool
     tokens: tuple[int, ...]
-    mel: np.ndarray | None  # the window's audio, then its raw frames; None when no speech
+    mel: np.ndarray | None  # raw (un-normalised) frames, None when no speech
     emb_row: int | None = None
 
 
@@ -248,16 +249,22 @@ def _read_transcript(path: str | Path, session_id: str, duration: float | None,
 
 def _build_samples(loaded: LoadedModel, utts: Sequence[Utterance], wave: np.ndarray | None,
                    use: set[str], has_text_channel: bool) -> tuple[list[_Sample], int]:
-    """The samples of one session, as `build_samples` + `_extract` make them (see module doc).
+    """The samples of one session, as `build_samples` makes them from the cache: the frames
+    come from `session_frames`, the function the cache extracts with (see module doc).
 
-    Returns the samples (raw log-Mel, not yet normalised) and the number of windows whose
+    Returns the samples (raw frames, not yet normalised) and the number of windows whose
     audio ran past the end of the recording.
     """
     cfg = loaded.audio_cfg
     sr = cfg.sample_rate
     use_text = "text" in use and has_text_channel
-    use_speech = "speech" in use and wave is not None
     vocab = loaded.vocab if loaded.text_input == "tokens" else None
+    frames_of: dict[tuple[int, int], np.ndarray] = {}  # (utterance, window) -> (T, dim)
+    if wave is not None and "speech" in use:
+        frames, spans, _ = session_frames(wave, [(u.start, u.end) for u in utts], cfg,
+                                          loaded.choice.speech_rep(cfg))
+        frames_of = {(sp["utt"], sp["win"]): frames[sp["offset"]: sp["offset"] + sp["n_frames"]]
+                     for sp in spans}
     samples: list[_Sample] = []
     missing = 0
     for ui, u in enumerate(utts):
@@ -267,23 +274,14 @@ def _build_samples(loaded: LoadedModel, utts: Sequence[Utterance], wave: np.ndar
             if has_text:
                 samples.append(_Sample(ui, u.start, u.end, has_text, tokens, None))
             continue
-        for first, last in utterance_windows(u.start, u.end, cfg):
-            seg = wave[first: min(last, wave.size)]
-            present = seg.size >= cfg.min_samples
-            if not present:
+        for wi, (first, last) in enumerate(utterance_windows(u.start, u.end, cfg)):
+            if min(last, wave.size) - first < cfg.min_samples:
                 missing += 1
-            if not (has_text or (present and use_speech)):
+            mel = frames_of.get((ui, wi))
+            if not (has_text or mel is not None):
                 continue
-            samples.append(_Sample(ui, first / sr, last / sr, has_text, tokens,
-                                   seg if present and use_speech else None))
-    # The representation's frames of every window at once (a pretrained encoder batches).
-    with_audio = [s for s in samples if s.mel is not None]
-    if with_audio:
-        rep = loaded.choice.speech_rep(cfg)
-        for s, frames in zip(with_audio, rep.frames_many([s.mel for s in with_audio]),
-                             strict=True):
-            s.mel = frames if frames.shape[0] else None
-    return [s for s in samples if s.has_text or s.mel is not None], missing
+            samples.append(_Sample(ui, first / sr, last / sr, has_text, tokens, mel))
+    return samples, missing
 
 
 def _items(loaded: LoadedModel, samples: list[_Sample], embeddings: np.ndarray | None) -> list:

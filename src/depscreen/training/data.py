@@ -133,9 +133,7 @@ def build_data(corpus: Corpus, cfg: TrainConfig, cache_dir: Path, progress: bool
     vocab = None
     if "text" in mods and cfg.text_input == "tokens":
         vocab = build_vocabulary(corpus, text_cfg.min_count, text_cfg.max_size)
-    encoder = (choice.text_encoder(text_cfg.encoder_batch_size, device)
-               if "text" in mods and cfg.text_input == "embedding" else None)
-    rep = choice.speech_rep(audio_cfg, device) if "speech" in mods else None
+    encoder, rep = choice.inputs(audio_cfg, mods, text_cfg.encoder_batch_size, device)
     common = dict(audio_cfg=audio_cfg, text_cfg=text_cfg, cache_dir=cache_dir, vocab=vocab,
                   text_input=cfg.text_input, modalities=mods, progress=progress,
                   encoder=encoder, speech_rep=rep, norm=choice.norm)

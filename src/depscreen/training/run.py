@@ -141,15 +141,9 @@ def train(
 def _check_representations(cfg: TrainConfig) -> None:
     """Build the run's representations once (reads their configs; loads no weights)."""
     from depscreen.features.audio import LogMelConfig
-    from depscreen.features.representations import text_input_for
     from depscreen.training.data import feature_choice, model_modalities
 
-    choice = feature_choice(cfg)
-    mods = model_modalities(cfg.model)
-    if "speech" in mods:
-        choice.speech_rep(LogMelConfig(**cfg.audio))
-    if "text" in mods and text_input_for(choice.text) == "embedding":
-        choice.text_encoder()
+    feature_choice(cfg).inputs(LogMelConfig(**cfg.audio), model_modalities(cfg.model))
 
 
 def _write_run_header(out: Path, cfg: TrainConfig, prepared: Path, data: DataBundle) -> None:
