@@ -129,9 +129,13 @@ def prepare_fold(depscreen: list[str], manifest: Path, prepared: Path, shared_ca
     return None
 
 
-def read_metrics(eval_dir: Path) -> dict[str, float]:
+def read_metrics(eval_dir: Path, run: Path) -> dict[str, float]:
+    """Test UA / F1 at participant level, and the dev UA the run was selected by (done.json),
+    which the report uses to choose a configuration per fold without looking at test."""
     m = json.loads((eval_dir / "metrics.json").read_text())["participant"]
-    return {"ua": float(m["ua"]), "f1_macro": float(m["f1_macro"]), "n_test": int(m["n"])}
+    dev = json.loads((run / "done.json").read_text())["dev_metrics"]
+    return {"ua": float(m["ua"]), "f1_macro": float(m["f1_macro"]), "n_test": int(m["n"]),
+            "dev_ua": float(dev["dev_participant_ua"])}
 
 
 def run_job(job: Job, depscreen: list[str], env: dict[str, str]) -> dict:
@@ -141,7 +145,7 @@ def run_job(job: Job, depscreen: list[str], env: dict[str, str]) -> dict:
     result: dict = {"run": str(run)}
     try:
         if (ev / "metrics.json").is_file():
-            return {**result, **read_metrics(ev), "reused": True, "seconds": 0.0}
+            return {**result, **read_metrics(ev, run), "reused": True, "seconds": 0.0}
         run.mkdir(parents=True, exist_ok=True)
         log = run.parent / f"{run.name}.train.log"
         if not (run / "done.json").is_file():
@@ -157,7 +161,7 @@ def run_job(job: Job, depscreen: list[str], env: dict[str, str]) -> dict:
         if rc != 0 or not (ev / "metrics.json").is_file():
             return {**result, "error": f"evaluate failed (rc {rc}): {error_line(log)}",
                     "log": str(log), "seconds": time.monotonic() - start}
-        return {**result, **read_metrics(ev), "reused": False,
+        return {**result, **read_metrics(ev, run), "reused": False,
                 "seconds": time.monotonic() - start}
     except Exception as e:  # one run's failure must not stop the benchmark
         return {**result, "error": f"{type(e).__name__}: {e}", "seconds": time.monotonic() - start}

@@ -252,3 +252,23 @@ def test_configs_and_run_folders(rd, tmp_path):
     from real_data_lib.runner import error_line
 
     assert error_line(log) == "No such option: --speech-features"
+
+
+def test_chosen_on_dev_per_fold_never_looks_at_test(rd):
+    """Per fold, the configuration with the best dev UA is taken, whatever its test UA."""
+    def row(name, family, folds):
+        return {"name": name, "source": "depscreen", "modality": "speech", "family": family,
+                "model": name, "flags": [], "folds": {
+                    k: {"ua": t, "f1_macro": t, "dev_ua": d} for k, (d, t) in folds.items()}}
+
+    entry = {"task": "speech", "folds_run": [0, 1], "folds_planned": 2, "rows": [
+        row("a", "deep", {"0": (0.9, 0.5), "1": (0.6, 0.9)}),
+        row("b", "deep", {"0": (0.7, 1.0), "1": (0.8, 0.6)}),
+        row("c", "classical", {"0": (0.5, 0.7), "1": (0.5, 0.8)}),
+    ]}
+    deep = rd.report.dev_selected(entry, "deep")
+    assert deep["picks"] == ["a", "b"]  # not b then a, which test would prefer
+    assert [deep["folds"][k]["ua"] for k in ("0", "1")] == [0.5, 0.6]
+    assert rd.report.dev_selected(entry, "classical")["picks"] == ["c", "c"]
+    del entry["rows"][2]["folds"]["1"]["dev_ua"]  # a result recorded before dev UA was kept
+    assert rd.report.dev_selected(entry, "classical") is None
