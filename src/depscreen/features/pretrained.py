@@ -219,6 +219,26 @@ def quiet_loading() -> Iterator[None]:
             hf_logging.enable_progress_bar()
 
 
+# What transformers raises for a folder it cannot load (bad files, wrong shapes, bad config).
+_LOAD_ERRORS = (OSError, ValueError, KeyError, RuntimeError, TypeError)
+
+
+def _auto_model(folder: Path, what: str):
+    """`AutoModel` from `folder`, offline, quietly; a FeatureError naming the folder when it
+    cannot be loaded or its weights do not cover the model."""
+    _offline()
+    from transformers import AutoModel
+
+    try:
+        with quiet_loading():
+            model, info = AutoModel.from_pretrained(str(folder), local_files_only=True,
+                                                    output_loading_info=True)
+    except _LOAD_ERRORS as e:
+        raise FeatureError(f"cannot load the {what} ({_first_line(e)})", folder) from e
+    _check_loading_info(info, folder, what)
+    return model
+
+
 def _check_loading_info(info: dict, folder: Path, what: str) -> None:
     missing = [k for k in info.get("missing_keys", ())
                if not any(s in k for s in _OPTIONAL_WEIGHTS)]
@@ -377,17 +397,7 @@ class SSLSpeechRepresentation:
     def _load(self):
         if self._model is not None:
             return self._model
-        _offline()
-        from transformers import AutoModel
-
-        try:
-            with quiet_loading():
-                model, info = AutoModel.from_pretrained(str(self.path), local_files_only=True,
-                                                        output_loading_info=True)
-        except (OSError, ValueError, KeyError, RuntimeError, TypeError) as e:
-            raise FeatureError(f"cannot load the speech encoder ({_first_line(e)})",
-                               self.path) from e
-        _check_loading_info(info, self.path, "speech encoder")
+        model = _auto_model(self.path, "speech encoder")
         if self.whisper:
             from transformers import WhisperFeatureExtractor
 
@@ -597,16 +607,14 @@ class HFTextEncoder:
                     self._model = SentenceTransformer(str(self.path), device=self.device,
                                                       local_files_only=True)
                 return self._model
-            from transformers import AutoModel, AutoTokenizer
+            from transformers import AutoTokenizer
 
             with quiet_loading():
                 tokenizer = AutoTokenizer.from_pretrained(str(self.path), local_files_only=True)
-                model, info = AutoModel.from_pretrained(str(self.path), local_files_only=True,
-                                                        output_loading_info=True)
-        except (OSError, ValueError, KeyError, RuntimeError, TypeError) as e:
+        except _LOAD_ERRORS as e:
             raise FeatureError(f"cannot load the text encoder ({_first_line(e)})",
                                self.path) from e
-        _check_loading_info(info, self.path, "text encoder")
+        model = _auto_model(self.path, "text encoder")
         if tokenizer.pad_token is None:  # decoder-style tokenizers; the mask hides padding
             tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
         if tokenizer.pad_token is None:
