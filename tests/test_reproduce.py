@@ -18,7 +18,8 @@ from conftest import SMOKE, Tiny
 
 import depscreen.reproduce as reproduce_mod
 from depscreen import CAVEAT
-from depscreen.reproduce import TABLE_MODELS, ReproduceConfig, reproduce, run_dir
+from depscreen.reproduce import ReproduceConfig, reproduce, run_dir
+from depscreen.table_models import TABLE_MODELS
 
 PNG = b"\x89PNG\r\n\x1a\n"
 SEEDS = 2
@@ -238,7 +239,7 @@ def test_parallel_jobs(tiny: Tiny, tmp_path: Path) -> None:
 def test_baselines_rows_and_representations(tiny: Tiny, tmp_path: Path) -> None:
     """--baselines adds the classical rows; stacked-fusion reuses the same seed's baselines;
     --speech-features applies to the paper's models only."""
-    from depscreen.reproduce import BASELINE_MODELS
+    from depscreen.table_models import BASELINE_MODELS
 
     models = ["lstm-speech", *BASELINE_MODELS]
     cfg = ReproduceConfig(corpus="daic-woz", root=tiny.root, out=tmp_path, seeds=1,

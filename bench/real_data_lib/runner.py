@@ -19,6 +19,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from depscreen.training.run_folder import RunFolder
+
 ERROR_HINT = re.compile(r"(error|exception|no such option|invalid value|unknown|not found|"
                         r"traceback|must be|cannot|failed)", re.I)
 BOX_CHARS = "│╭╮╰╯─┃━┏┓┗┛ "
@@ -133,7 +135,7 @@ def read_metrics(eval_dir: Path, run: Path) -> dict[str, float]:
     """Test UA / F1 at participant level, and the dev UA the run was selected by (done.json),
     which the report uses to choose a configuration per fold without looking at test."""
     m = json.loads((eval_dir / "metrics.json").read_text())["participant"]
-    dev = json.loads((run / "done.json").read_text())["dev_metrics"]
+    dev = RunFolder(run).done()["dev_metrics"]
     return {"ua": float(m["ua"]), "f1_macro": float(m["f1_macro"]), "n_test": int(m["n"]),
             "dev_ua": float(dev["dev_participant_ua"])}
 
@@ -148,7 +150,7 @@ def run_job(job: Job, depscreen: list[str], env: dict[str, str]) -> dict:
             return {**result, **read_metrics(ev, run), "reused": True, "seconds": 0.0}
         run.mkdir(parents=True, exist_ok=True)
         log = run.parent / f"{run.name}.train.log"
-        if not (run / "done.json").is_file():
+        if not RunFolder(run).is_finished():
             argv = [*depscreen, "train", "--prepared", str(job.prepared), *job.options,
                     "--out", str(run), "--resume", "--quiet"]
             rc = run_logged(argv, log, env, append=True)

@@ -1,7 +1,8 @@
 """The `depscreen` command line: thin — parses, calls library functions, prints.
 
 Library code raises `DepscreenError`; here it becomes a one-line message and exit code 1
-(no traceback for a user's mistake). `--verbose`/DEPSCREEN_DEBUG=1 shows tracebacks.
+(no traceback for a user's mistake); with DEPSCREEN_DEBUG=1 the traceback follows the message.
+`Interrupted` (and Ctrl-C) exit with status 130 and a hint to resume.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import typer
 from rich.console import Console
 
 from depscreen import __version__
-from depscreen.errors import ConfigError, DepscreenError
+from depscreen.errors import ConfigError, DepscreenError, Interrupted
 
 app = typer.Typer(
     name="depscreen",
@@ -338,6 +339,8 @@ def train(
     )
     result = run_train(prepared, cfg, out_dir, resume=resume, cache_dir=cache_dir,
                        progress=not quiet)
+    if not result.written:  # a DDP process of rank > 0: rank 0 reports
+        return
     if result.skipped:
         console.print(f"{out_dir}: already finished, nothing to do")
     dev = ", ".join(f"{k}={v:.3f}" for k, v in result.dev_metrics.items())
@@ -460,8 +463,9 @@ def reproduce(
     Writes table.csv, table.md, confusion_matrix.png, gender.csv and a self-contained
     report.html under --out. Re-running skips finished runs.
     """
-    from depscreen.reproduce import BASELINE_MODELS, TABLE_MODELS, ReproduceConfig
+    from depscreen.reproduce import ReproduceConfig
     from depscreen.reproduce import reproduce as run_reproduce
+    from depscreen.table_models import BASELINE_MODELS, TABLE_MODELS
 
     _check_threshold_rule(threshold_rule)
     if root is None:
@@ -643,6 +647,9 @@ def main() -> None:
     """Entry point: run the app, turning library errors into one-line messages."""
     try:
         app()
+    except Interrupted:
+        console.print("interrupted; re-run the same command to resume")
+        sys.exit(130)
     except DepscreenError as e:
         console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
         if os.environ.get("DEPSCREEN_DEBUG"):

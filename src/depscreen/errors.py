@@ -42,6 +42,10 @@ class FeatureError(DepscreenError):
     """Features cannot be computed, or a feature cache entry is unusable."""
 
 
+class Interrupted(DepscreenError):
+    """Work was stopped (Ctrl-C) and can be resumed; the CLI exits with status 130."""
+
+
 @dataclass(frozen=True)
 class CorpusWarning:
     """A problem that affects one session only: the session is skipped (or fixed) and counted."""

@@ -20,12 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from depscreen.errors import DepscreenError
-from depscreen.table_models import (  # noqa: F401  (re-exported for callers)
-    BASELINE_MODELS,
-    FUSION_MODEL,
-    ROW_MODELS,
-    TABLE_MODELS,
-)
+from depscreen.table_models import ROW_MODELS, TABLE_MODELS
+from depscreen.training.run_folder import RunFolder
 from depscreen.utils.atomic import atomic_write_text
 from depscreen.utils.workers import exit_with_parent
 
@@ -86,7 +82,8 @@ def _scoring(cfg: ReproduceConfig) -> dict:
 
 def _evaluation_current(run: Path, scoring: dict) -> bool:
     metrics = run / "eval-test" / "metrics.json"
-    if not metrics.is_file() or metrics.stat().st_mtime_ns < (run / "done.json").stat().st_mtime_ns:
+    done = RunFolder(run).done_file
+    if not metrics.is_file() or metrics.stat().st_mtime_ns < done.stat().st_mtime_ns:
         return False
     written = json.loads(metrics.read_text())
     return all(written.get(k) == v for k, v in scoring.items())
@@ -95,10 +92,8 @@ def _evaluation_current(run: Path, scoring: dict) -> bool:
 def _run_job(prepared: str, train_cfg: dict, out: str, depends: dict | None, threads: int,
              scoring: dict) -> str:
     """Train (unless finished), then score on test with dev thresholds (unless done)."""
-    from depscreen.training.run import is_finished
-
     run = Path(out)
-    if not is_finished(run):
+    if not RunFolder(run).is_finished():
         # Decision fusion reuses its dependencies as classifiers; the fusion model is only
         # initialised from them (via its config's init_from).
         from depscreen.models import model_class
@@ -126,8 +121,6 @@ def reproduce(cfg: ReproduceConfig, progress: bool = True, console=None) -> dict
     from depscreen.corpora.prepare import prepare
     from depscreen.evaluation.report import build_outputs
     from depscreen.training.config import TrainConfig
-    from depscreen.training.run import is_finished
-
     unknown = [m for m in cfg.models if m not in ROW_MODELS]
     if unknown:
         raise DepscreenError(f"unknown model(s) {unknown}; the table has {list(ROW_MODELS)}")
@@ -158,9 +151,12 @@ def reproduce(cfg: ReproduceConfig, progress: bool = True, console=None) -> dict
             if model in TABLE_MODELS:
                 overrides.update(cfg.representation)
             depends = None
-            branches = {m: str(run_dir(cfg, f"lstm-cnn-{m}", seed)) for m in ("text", "speech")}
-            if (model == FUSION_MODEL and cfg.warm_start_fusion
-                    and all(f"lstm-cnn-{m}" in cfg.models for m in branches)):
+            # A model whose branches can start from single-modal runs (the paper's fusion
+            # from the LSTM-CNNs) starts from the same seed's runs when they are in the table.
+            sources = model_class(model).warm_start_from
+            branches = {m: str(run_dir(cfg, src, seed)) for m, src in sources.items()}
+            if (sources and cfg.warm_start_fusion
+                    and all(src in cfg.models for src in sources.values())):
                 overrides["init_from"] = branches
                 overrides.setdefault("lr", get_profile(cfg.profile).lr / 4)
                 depends = branches
@@ -180,7 +176,7 @@ def reproduce(cfg: ReproduceConfig, progress: bool = True, console=None) -> dict
             jobs_spec.append((model, seed, tc, reuse or {}))
     _extract_all_features(prepared, prep.corpus, [j[2] for j in jobs_spec], progress)
 
-    todo = [j for j in jobs_spec if not (is_finished(run_dir(cfg, j[0], j[1]))
+    todo = [j for j in jobs_spec if not (RunFolder(run_dir(cfg, j[0], j[1])).is_finished()
                                          and _evaluation_current(run_dir(cfg, j[0], j[1]),
                                                                  _scoring(cfg)))]
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),

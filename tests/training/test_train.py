@@ -130,7 +130,7 @@ def test_existing_run_needs_resume_and_the_same_config(
 
 
 def test_resume_with_another_config_is_refused(tiny: Tiny, tmp_path: Path) -> None:
-    from depscreen.training.run import _write_json
+    from depscreen.training.run_folder import write_json as _write_json
 
     out = tmp_path / "run"
     out.mkdir()

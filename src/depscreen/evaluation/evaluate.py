@@ -18,6 +18,7 @@ from depscreen.errors import DepscreenError
 from depscreen.evaluation.aggregate import aggregate_participants
 from depscreen.evaluation.metrics import binary_metrics
 from depscreen.evaluation.threshold import DEFAULT_RULE, choose_threshold
+from depscreen.training.run_folder import RunFolder
 from depscreen.utils.atomic import atomic_write_text
 
 LEVELS = ("utterance", "participant")
@@ -33,8 +34,7 @@ class Evaluation:
 def run_thresholds(run: Path, aggregation: str = "mean",
                    rule: str = DEFAULT_RULE) -> dict[str, float]:
     """Utterance- and participant-level thresholds chosen on the run's dev predictions."""
-    dev = pd.read_csv(Path(run) / "dev_predictions.csv", dtype={"session_id": str})
-    dev = dev[dev["label"] >= 0]
+    dev = RunFolder(run).read_dev_predictions()
     return dev_thresholds(dev["session_id"], dev["prob"], dev["label"], aggregation, rule)
 
 
@@ -57,22 +57,17 @@ def predict_split(run: Path, split: str, cache_dir: Path | None = None,
                   prepared: Path | None = None, progress: bool = False) -> pd.DataFrame:
     """Per-sample probabilities of a finished run on `split` (utterance level)."""
     from depscreen.features.dataset import build_split_for_run
-    from depscreen.features.text import Vocabulary
     from depscreen.training.data import predict_dataset, prediction_frame
-    from depscreen.training.run import load_run_model
 
-    run = Path(run)
-    cfg = json.loads((run / "config.json").read_text())
-    prepared = Path(prepared or cfg["prepared"])
+    folder = RunFolder(run)
+    header = folder.header()
+    prepared = Path(prepared or header["prepared"])
     corpus = load_prepared(prepared)
-    model, spec = load_run_model(run)
-    feats = cfg["features"]
-    vocab = None
-    if (run / "vocab.json").is_file():
-        vocab = Vocabulary.from_json((run / "vocab.json").read_text())
-    ds = build_split_for_run(corpus, split, feats, cache_dir or prepared / "features", vocab,
+    model, _ = folder.load_model()
+    ds = build_split_for_run(corpus, split, header["features"],
+                             cache_dir or prepared / "features", folder.load_vocab(),
                              progress=progress,
-                             text_input=cfg["train"].get("text_input", "tokens"))
+                             text_input=header["train"].get("text_input", "tokens"))
     if len(ds) == 0:
         raise DepscreenError(f"the {split} split has no usable samples", prepared)
     frame = prediction_frame(ds, predict_dataset(model, ds))
@@ -110,8 +105,7 @@ def evaluate_run(run: Path, split: str = "test", out: Path | None = None,
                  progress: bool = False, threshold_rule: str = DEFAULT_RULE) -> Evaluation:
     """Score `run` on `split`; with `out`, write metrics.json, predictions and confusion PNGs."""
     run = Path(run)
-    if not (run / "done.json").is_file():
-        raise DepscreenError("not a finished run folder (no done.json); train it first", run)
+    RunFolder(run).require_finished()
     if split not in ("dev", "test"):
         raise DepscreenError(f"--split must be dev or test, got {split!r}")
     thresholds = run_thresholds(run, aggregation, threshold_rule)

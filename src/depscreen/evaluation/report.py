@@ -25,6 +25,7 @@ from depscreen.evaluation.figures import (
 from depscreen.evaluation.metrics import binary_metrics
 from depscreen.table_models import FUSION_MODEL
 from depscreen.table_models import ROW_MODELS as TABLE_MODELS
+from depscreen.training.run_folder import RunFolder
 from depscreen.utils.atomic import atomic_write_bytes, atomic_write_text
 from depscreen.utils.provenance import environment
 
@@ -182,7 +183,7 @@ def build_outputs(cfg, prep, results: list[dict], seeds: list[int]) -> dict:
     configs = {}
     for r in results:
         if r["seed"] == seeds[0]:
-            configs[r["model"]] = json.loads((Path(r["run"]) / "config.json").read_text())["train"]
+            configs[r["model"]] = RunFolder(r["run"]).header()["train"]
     summary = {
         "depscreen_version": __version__,
         "corpus": prep.corpus.name,

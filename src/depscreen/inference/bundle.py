@@ -52,6 +52,7 @@ from depscreen.features.audio import LOGMEL_VERSION, LogMelConfig
 from depscreen.features.representations import FeatureChoice
 from depscreen.features.text import TextConfig, Vocabulary
 from depscreen.models import model_class
+from depscreen.training.run_folder import RunFolder, RunFolderError
 from depscreen.utils.atomic import atomic_write_bytes
 from depscreen.utils.files import read_limited
 
@@ -120,7 +121,7 @@ class LoadedModel:
     @property
     def decision_level(self) -> bool:
         """Per-modality models fused after scoring: it can answer with one modality."""
-        return model_class(self.name).fitting == "decision"
+        return model_class(self.name).fusion == "decision"
 
     @property
     def modalities(self) -> frozenset[str]:
@@ -219,7 +220,7 @@ def _check_thresholds(thresholds: dict, where: Path) -> dict[str, float]:
 
 def _check_calibration(cal: dict, where: Path) -> dict:
     method = cal.get("method")
-    if method not in ("platt", "identity", "decision-fusion"):
+    if method not in ("platt", "identity", OWN_CALIBRATION):
         raise BundleError(f"unknown calibration method {method!r}", where)
     if method == "platt":
         a, b = cal.get("a"), cal.get("b")
@@ -239,11 +240,16 @@ def apply_calibration(cal: dict, p):
     return 1.0 / (1.0 + np.exp(-(cal["a"] * z + cal["b"])))
 
 
+# The calibration method of a model that carries its own (`carries_calibration`): the name
+# bundles have always used for it, kept so that older bundles load.
+OWN_CALIBRATION = "decision-fusion"
+
+
 def _decision_fusion_calibration(model) -> dict:
     text = model.platt_text.tolist()
     speech = model.platt_speech.tolist()
     return {
-        "method": "decision-fusion",
+        "method": OWN_CALIBRATION,
         "fitted_on": "dev",
         "detail": "Platt scaling per modality and the text weight w, fitted on dev by "
                   "training and stored in the weights; the fused probability is used as is",
@@ -273,71 +279,45 @@ def fit_dev_calibration(dev) -> dict:
             "detail": "Platt scaling of the softmax output, fitted on the dev predictions"}
 
 
-def _dev_thresholds(run: Path, calibration: dict) -> dict[str, float]:
+def _dev_thresholds(folder: RunFolder, calibration: dict) -> dict[str, float]:
     from depscreen.evaluation.evaluate import dev_thresholds
 
-    dev = _read_dev(run)
+    dev = folder.read_dev_predictions()
     probs = apply_calibration(calibration, dev["prob"].to_numpy())
     return dev_thresholds(dev["session_id"], probs, dev["label"])
-
-
-def _read_dev(run: Path):
-    import pandas as pd
-
-    path = run / "dev_predictions.csv"
-    try:
-        dev = pd.read_csv(path, dtype={"session_id": str})
-    except (OSError, ValueError) as e:
-        raise BundleError(f"cannot read the run's dev predictions ({e})", path) from None
-    if not {"session_id", "prob", "label"} <= set(dev.columns):
-        raise BundleError("dev predictions lack the columns session_id, prob, label", path)
-    return dev[dev["label"] >= 0]
 
 
 # ----------------------------------------------------------------------------- run folders
 
 
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise BundleError("not a finished run folder (file missing)", path) from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise BundleError(f"cannot read JSON ({e})", path) from None
-
-
 def load_run(run: str | Path) -> LoadedModel:
     """A finished run folder (from `depscreen train`) as a LoadedModel."""
-    run = Path(run)
-    if not (run / "done.json").is_file():
-        raise BundleError("not a finished run folder (no done.json); train it to the end "
-                          "first, or pass a .dsb bundle", run)
-    spec = _read_json(run / "model.json")
-    cfg = _read_json(run / "config.json")
+    folder = RunFolder(run)
+    try:
+        return _load_run(folder)
+    except RunFolderError as e:  # one error type for every way a model fails to load
+        raise BundleError(e.reason, e.path, e.line) from None
+
+
+def _load_run(folder: RunFolder) -> LoadedModel:
+    run = folder.path
+    folder.require_finished("train it to the end first, or pass a .dsb bundle")
+    spec, cfg = folder.model_spec(), folder.header()
     try:
         name, config = spec["name"], spec["config"]
         features = cfg["features"]
-        text_input = spec.get("text_input") or cfg["train"].get("text_input", "tokens")
+        text_input = folder.text_input(spec, cfg)
     except (KeyError, TypeError) as e:
         raise BundleError(f"run files are incomplete ({e})", run) from None
-    weights_path = run / "weights.safetensors"
-    try:
-        weights = weights_path.read_bytes()
-    except OSError as e:
-        raise BundleError(f"cannot read the weights ({e.strerror})", weights_path) from None
+    weights = folder.weights_bytes()
     audio_cfg, text_cfg, mods = _feature_section(features, text_input, run)
-    model = _build_model(name, config, _load_tensors(weights, weights_path), run)
-    vocab = None
-    if (run / "vocab.json").is_file():
-        try:
-            vocab = Vocabulary.load(run / "vocab.json")
-        except DepscreenError as e:
-            raise BundleError(e.reason, run / "vocab.json") from None
-    if model_class(name).fitting == "decision":
+    model = _build_model(name, config, _load_tensors(weights, folder.weights_file), run)
+    vocab = folder.load_vocab()
+    if model.carries_calibration:
         calibration = _decision_fusion_calibration(model)
     else:
-        calibration = fit_dev_calibration(_read_dev(run))
-    thresholds = _dev_thresholds(run, calibration)
+        calibration = fit_dev_calibration(folder.read_dev_predictions())
+    thresholds = _dev_thresholds(folder, calibration)
     loaded = LoadedModel(
         model=model, name=name, model_config=config, version=_sha256(weights)[:12], vocab=vocab,
         audio_cfg=audio_cfg, text_cfg=text_cfg, text_input=text_input, data_modalities=mods,
@@ -352,7 +332,7 @@ def load_run(run: str | Path) -> LoadedModel:
 
 def _calibration_warning(loaded: LoadedModel) -> None:
     cal = loaded.calibration
-    if cal.get("method") == "decision-fusion" and not cal.get("calibrated", True):
+    if cal.get("method") == OWN_CALIBRATION and not cal.get("calibrated", True):
         loaded.warnings.append("this decision-fusion model was never calibrated on dev; its "
                                "probabilities are not calibrated")
     elif cal.get("method") == "identity" and not loaded.decision_level:

@@ -84,7 +84,7 @@ def usable_models(available: set[str] | frozenset[str]) -> list[str]:
     if not available:
         return []
     return [n for n in list_models()
-            if model_class(n).fitting == "decision" or model_class(n).modalities <= available]
+            if model_class(n).fusion == "decision" or model_class(n).modalities <= available]
 
 
 def check_modalities(loaded: LoadedModel, available: set[str]) -> None:

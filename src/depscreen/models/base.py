@@ -172,9 +172,22 @@ class DepressionModel(nn.Module):
     (in `__init__`), and implement `forward_features`. `model_name` is set by `register_model`.
     """
 
+    # What the model is, declared here and read through the registry (`model_info`), so that
+    # nothing outside models/ needs to know a model by its name.
     config_cls: ClassVar[type[ModelConfig]]
     modalities: ClassVar[frozenset[str]]
     model_name: ClassVar[str] = ""
+    # How its modalities meet: None (single-modal), "feature" (one network over both) or
+    # "decision" (per-modality classifiers combined after scoring; it can answer with one).
+    fusion: ClassVar[str | None] = None
+    # True when the model fits its own calibration on dev and keeps it in its weights, so
+    # the run adds no Platt scaling on top.
+    carries_calibration: ClassVar[bool] = False
+    # The outputs it is trained for: "binary" (PHQ-8 >= 10).
+    heads: ClassVar[tuple[str, ...]] = ("binary",)
+    # Finished runs of these registered models can initialise its branches before training
+    # (`init_from`, {modality: model name}); empty when it cannot be warm-started.
+    warm_start_from: ClassVar[dict[str, str]] = {}
     # How the model is fitted: "gradient" (Lightning, epochs, best checkpoint on dev),
     # "closed-form" (a classical model: `fit_closed_form` on train, its C chosen on dev) or
     # "decision" (one sub-run per modality, then a combiner fitted on dev).
@@ -188,6 +201,16 @@ class DepressionModel(nn.Module):
     def feature_defaults(cls, model_config: Mapping[str, Any]) -> dict[str, str]:
         """The default representations for a run of this model with `model_config`."""
         return dict(cls.default_features)
+
+    @classmethod
+    def info(cls) -> dict[str, Any]:
+        """What the model declares about itself (JSON types), for `model_info`."""
+        return {"name": cls.model_name, "modalities": sorted(cls.modalities),
+                "fusion": cls.fusion, "fitting": cls.fitting,
+                "carries_calibration": cls.carries_calibration, "heads": list(cls.heads),
+                "warm_start_from": dict(cls.warm_start_from),
+                "default_features": dict(cls.default_features)}
+
     feature_dim: int
     head: nn.Module
 

@@ -226,6 +226,9 @@ class BiLSTMCNNFusion(DepressionModel):
     def feature_defaults(cls, model_config):
         return pair_feature_defaults(cls.config_cls, model_config)
     modalities = frozenset({"text", "speech"})
+    fusion = "feature"
+    # Its branches are these models' encoders (init_encoders_from).
+    warm_start_from = {"text": "lstm-cnn-text", "speech": "lstm-cnn-speech"}
     config: FeatureFusionConfig
 
     def __init__(self, config: FeatureFusionConfig):
@@ -457,6 +460,8 @@ class DecisionFusion(DepressionModel):
     def feature_defaults(cls, model_config):
         return pair_feature_defaults(cls.config_cls, model_config)
     modalities = frozenset({"text", "speech"})
+    fusion = "decision"
+    carries_calibration = True  # per-modality Platt and the weight, in its buffers
     feature_dim = 2
     config: DecisionFusionConfig
     platt_text: Tensor

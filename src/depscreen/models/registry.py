@@ -58,6 +58,13 @@ def model_class(name: str) -> type[DepressionModel]:
     return _REGISTRY[name]
 
 
+def model_info(name: str) -> dict[str, Any]:
+    """What model `name` declares about itself: modalities, fusion ("feature", "decision" or
+    None), fitting, whether it carries its own calibration, task heads, warm-start sources
+    and default representations (see `DepressionModel`)."""
+    return model_class(name).info()
+
+
 def create_model(name: str, **config: Any) -> DepressionModel:
     """Builds the registered model `name` from keyword config (see its config dataclass)."""
     cls = model_class(name)

@@ -84,7 +84,7 @@ class TrainConfig:
         def bad(name: str, why: str) -> ConfigError:
             return ConfigError(f"invalid training config: {name} {why}")
 
-        from depscreen.models import model_class
+        from depscreen.models import list_models, model_class
 
         try:  # before any work is done (and before a run folder is made)
             model_class(self.model)
@@ -114,11 +114,13 @@ class TrainConfig:
         if self.ssl_layer is not None and not self.speech_features.startswith("ssl:"):
             raise bad("ssl_layer", "applies to --speech-features ssl:PATH only")
         if self.init_from is not None:
-            if self.model != "bilstm-cnn-fusion":
-                raise bad("init_from", "applies to bilstm-cnn-fusion only")
-            extra = sorted(set(self.init_from) - {"text", "speech"})
+            sources = model_class(self.model).warm_start_from
+            if not sources:
+                can = [n for n in list_models() if model_class(n).warm_start_from]
+                raise bad("init_from", f"applies to {', '.join(can)} only")
+            extra = sorted(set(self.init_from) - set(sources))
             if extra:
-                raise bad("init_from", f"keys must be text and/or speech, got {extra}")
+                raise bad("init_from", f"keys must be {' and/or '.join(sources)}, got {extra}")
         if self.devices < 1 or self.num_nodes < 1:
             raise bad("devices/num_nodes", "must be >= 1")
 

@@ -39,7 +39,6 @@ class DataBundle:
     vocab: Vocabulary | None
     modalities: frozenset[str]
     choice: FeatureChoice = field(default_factory=FeatureChoice)
-    dev_probs: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def class_weights(self) -> list[float]:

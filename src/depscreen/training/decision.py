@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
@@ -17,23 +18,24 @@ import torch
 
 from depscreen.corpora.records import Corpus
 from depscreen.errors import ConfigError
-from depscreen.models import create_model
+from depscreen.models import create_model, model_class
 from depscreen.training.config import TrainConfig
 from depscreen.training.data import (
+    DataBundle,
     build_data,
     predict_dataset,
     predict_log_odds,
-    prediction_frame,
     sample_session_ids,
 )
 from depscreen.training.module import dev_metrics
+from depscreen.training.run_folder import Fit, RunFolder
 
 SUB_MODALITY = ("text", "speech")
 
 
 @torch.inference_mode()
-def _margins(model, ds) -> np.ndarray:
-    """Log-odds of each sample; NaN where the sample lacks the model's modality."""
+def modality_log_odds(model, ds) -> np.ndarray:
+    """A single-modal model's log-odds per sample; NaN where the sample lacks its modality."""
     z = predict_log_odds(model, ds)
     mod = next(iter(model.modalities))
     present = np.array([(s.has_text if mod == "text" else s.span is not None) for s in ds.samples])
@@ -41,46 +43,30 @@ def _margins(model, ds) -> np.ndarray:
     return z
 
 
-def train_decision_fusion(
-    corpus: Corpus,
-    prepared: Path,
-    cfg: TrainConfig,
-    out: Path,
-    resume: bool,
-    cache_dir: Path,
-    progress: bool,
-    reuse: dict[str, Path] | None = None,
-):
-    from depscreen.models import model_class
-    from depscreen.training.run import (
-        DONE_FILE,
-        RunResult,
-        _write_json,
-        _write_run_header,
-        load_run_model,
-        save_weights,
-        train,
-    )
-    from depscreen.utils.atomic import atomic_write_text
-
+def _sub_runs(cfg: TrainConfig, folder: RunFolder, reuse: dict[str, Path] | None,
+              train_sub_run: Callable[[TrainConfig, Path], None]) -> dict[str, RunFolder]:
+    """Step 1: one finished single-modal run per modality (`reuse`d, or trained into
+    FOLDER/text and FOLDER/speech)."""
     config_cls = model_class(cfg.model).config_cls
-    sub_runs: dict[str, Path] = {}
+    sub_runs: dict[str, RunFolder] = {}
     for modality in SUB_MODALITY:
         if reuse and modality in reuse:
-            sub_runs[modality] = Path(reuse[modality])
+            sub_runs[modality] = RunFolder(reuse[modality])
             continue
         sub_cfg = TrainConfig.from_dict({**cfg.to_dict(), "model": cfg.model_config.get(
             f"{modality}_model", getattr(config_cls, f"{modality}_model")),
             "model_config": dict(cfg.model_config.get(modality, {})),
             "batch_size": None, "max_epochs": cfg.max_epochs, "lr": cfg.lr,
             "patience": cfg.patience})
-        sub_out = out / modality
-        train(prepared, sub_cfg, sub_out, resume=resume or sub_out.exists() and (
-            sub_out / DONE_FILE).exists(), cache_dir=cache_dir, progress=progress)
-        sub_runs[modality] = sub_out
+        train_sub_run(sub_cfg, folder / modality)
+        sub_runs[modality] = RunFolder(folder / modality)
+    return sub_runs
 
-    text_model, text_spec = load_run_model(sub_runs["text"])
-    speech_model, speech_spec = load_run_model(sub_runs["speech"])
+
+def _combined_model(cfg: TrainConfig, sub_runs: dict[str, RunFolder]):
+    """The decision-level model holding the sub-runs' classifiers (weights copied)."""
+    text_model, text_spec = sub_runs["text"].load_model()
+    speech_model, speech_spec = sub_runs["speech"].load_model()
     fusion_cfg = {
         k: v for k, v in cfg.model_config.items() if k not in ("text", "speech",
                                                                "text_model", "speech_model")
@@ -91,29 +77,40 @@ def train_decision_fusion(
     )
     model.text_model.load_state_dict(text_model.state_dict())
     model.speech_model.load_state_dict(speech_model.state_dict())
+    return model
 
+
+def fit_decision_fusion(
+    corpus: Corpus,
+    cfg: TrainConfig,
+    folder: RunFolder,
+    cache_dir: Path,
+    progress: bool,
+    reuse: dict[str, Path] | None,
+    train_sub_run: Callable[[TrainConfig, Path], None],
+) -> tuple[DataBundle, Fit]:
+    """Steps 1-3; the data (train/dev samples with both modalities) and the fitted model.
+
+    `train_sub_run(sub_cfg, out)` trains one sub-run (training/run.py passes its `train`, so
+    this module needs nothing from it)."""
+    sub_runs = _sub_runs(cfg, folder, reuse, train_sub_run)
+    model = _combined_model(cfg, sub_runs)
     # Calibration and the weight are fitted on dev samples carrying both modalities' inputs.
     data = build_data(corpus, cfg, cache_dir, progress=progress,
                       modalities=frozenset(SUB_MODALITY))
-    vocab_file = sub_runs["text"] / "vocab.json"
+    vocab_file = sub_runs["text"].vocab_file
     if data.vocab is not None and vocab_file.is_file() and (
         vocab_file.read_text() != data.vocab.to_json()
     ):
         # The text model's token ids must be the ones it was trained with.
         raise ConfigError("the text run was trained with another vocabulary", vocab_file)
-    _write_run_header(out, cfg, prepared, data)
     dev = data.dev
-    calib = model.fit_calibration(_margins(model.text_model, dev),
-                                  _margins(model.speech_model, dev), dev.labels,
+    calib = model.fit_calibration(modality_log_odds(model.text_model, dev),
+                                  modality_log_odds(model.speech_model, dev), dev.labels,
                                   groups=sample_session_ids(dev))
     model.eval()
     probs = predict_dataset(model, dev)
     metrics = dev_metrics(sample_session_ids(dev), probs, dev.labels)
-    save_weights(model, out, cfg.model,
-                 {"features": data.feature_config(), "text_input": cfg.text_input,
-                  "sub_runs": {k: str(v) for k, v in sub_runs.items()}})
-    atomic_write_text(out / "dev_predictions.csv", prediction_frame(dev, probs).to_csv(index=False))
-    _write_json(out / DONE_FILE, {"best_epoch": -1, "dev_metrics": metrics,
-                                  "model": cfg.model, "seed": cfg.seed,
-                                  "calibration": asdict(calib)})
-    return RunResult(out, -1, metrics)
+    return data, Fit(model, -1, metrics, probs,
+                     model_extra={"sub_runs": {k: str(v.path) for k, v in sub_runs.items()}},
+                     done_extra={"calibration": asdict(calib)})

@@ -1,23 +1,15 @@
 """`depscreen train`: one model, one seed, one self-describing run folder.
 
-Run folder:
-  config.json           the resolved TrainConfig, the prepared folder and the feature configs
-  env.json              library versions, platform, git commit
-  vocab.json            the vocabulary (built from the training split only)
-  checkpoints/          last.ckpt (every epoch, for --resume) and best.ckpt (best on dev)
-  metrics.csv           one row per epoch: train loss and dev metrics
-  weights.safetensors   the selected (best-on-dev) weights — no pickles
-  model.json            model name + config, enough to rebuild it with create_model
-  balance.json          bilstm-cnn-fusion only: text factor + temperature chosen on dev
-  dev_predictions.csv   one row per dev utterance sample: session, times, label, probability
-  done.json             written last: best epoch and its dev metrics
+The folder's layout is owned by `RunFolder` (training/run_folder.py). How a model is fitted
+is what its class declares (`fitting`): by gradient with Lightning (`fit_model`), in closed
+form (`fit_closed_form`), or as a decision-level combination of sub-runs
+(training/decision.py). Each returns a `Fit`; `train` writes it.
 
 The test split is never read here: only `train` and `dev` samples are built.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import warnings
@@ -27,7 +19,7 @@ from pathlib import Path
 import torch
 
 from depscreen.corpora.prepare import load_prepared
-from depscreen.errors import DepscreenError
+from depscreen.errors import DepscreenError, Interrupted
 from depscreen.training.config import TrainConfig
 from depscreen.training.data import (
     DataBundle,
@@ -37,11 +29,9 @@ from depscreen.training.data import (
     prediction_frame,
     sample_session_ids,
 )
-from depscreen.utils.atomic import atomic_path, atomic_write_text
-from depscreen.utils.provenance import environment
+from depscreen.training.decision import fit_decision_fusion
+from depscreen.training.run_folder import Fit, RunFolder
 
-FORMAT_VERSION = 1
-DONE_FILE = "done.json"
 MAXIMIZE = {"dev_ua", "dev_f1", "dev_participant_ua", "dev_participant_f1"}
 
 
@@ -51,14 +41,12 @@ class RunResult:
     best_epoch: int
     dev_metrics: dict
     skipped: bool = False
+    # False in a DDP process of rank > 0: it trained its share, rank 0 wrote the folder.
+    written: bool = True
 
 
 def is_finished(out: Path) -> bool:
-    return (Path(out) / DONE_FILE).is_file()
-
-
-def _write_json(path: Path, obj) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+    return RunFolder(out).is_finished()
 
 
 def _is_ddp_worker() -> bool:
@@ -70,15 +58,14 @@ def _is_ddp_worker() -> bool:
     return any(int(os.environ.get(k, "0") or 0) != 0 for k in ("LOCAL_RANK", "NODE_RANK"))
 
 
-def _check_run_folder(out: Path, cfg: TrainConfig, prepared: Path, resume: bool) -> None:
-    cfg_path = out / "config.json"
-    if not cfg_path.exists():
+def _check_run_folder(folder: RunFolder, cfg: TrainConfig, prepared: Path, resume: bool) -> None:
+    if not folder.config_file.exists():
         return
-    saved = json.loads(cfg_path.read_text())
+    saved = folder.header()
     if not resume:
         raise DepscreenError(
             "run folder already holds a run; pass --resume to continue it or choose a new --out",
-            out,
+            folder.path,
         )
     try:  # resolved again, so a run started before an option existed compares by its default
         saved_train = TrainConfig.from_dict(saved.get("train") or {}).to_dict()
@@ -88,7 +75,7 @@ def _check_run_folder(out: Path, cfg: TrainConfig, prepared: Path, resume: bool)
         raise DepscreenError(
             "--resume with a different configuration than the run was started with; "
             "use the same options or a new --out",
-            cfg_path,
+            folder.config_file,
         )
 
 
@@ -103,39 +90,44 @@ def train(
 ) -> RunResult:
     """Train `cfg.model` on the train split of `prepared`, select on dev, write the run folder.
 
-    `reuse` (decision-fusion only): finished single-modal runs to use as its per-modality
-    classifiers, e.g. {"text": RUN, "speech": RUN}, instead of training them again.
+    `reuse` (decision-level models only): finished single-modal runs to use as its
+    per-modality classifiers, e.g. {"text": RUN, "speech": RUN}, instead of training them.
     """
-    prepared, out = Path(prepared).resolve(), Path(out)
-    if resume and is_finished(out):
-        done = json.loads((out / DONE_FILE).read_text())
-        return RunResult(out, done["best_epoch"], done["dev_metrics"], skipped=True)
+    from depscreen.models import model_class
+
+    prepared, folder = Path(prepared).resolve(), RunFolder(out)
+    if resume and folder.is_finished():
+        done = folder.done()
+        return RunResult(folder.path, done["best_epoch"], done["dev_metrics"], skipped=True)
     worker = _is_ddp_worker()
     if not worker:
-        _check_run_folder(out, cfg, prepared, resume)
+        _check_run_folder(folder, cfg, prepared, resume)
     corpus = load_prepared(prepared)
     _check_representations(cfg)  # a bad encoder folder fails before the run folder exists
     cache_dir = Path(cache_dir) if cache_dir else prepared / "features"
-    out.mkdir(parents=True, exist_ok=True)
-
-    from depscreen.models import model_class
+    folder.path.mkdir(parents=True, exist_ok=True)
 
     fitting = model_class(cfg.model).fitting
     if fitting == "decision":
-        from depscreen.training.decision import train_decision_fusion
+        def train_sub_run(sub_cfg: TrainConfig, sub_out: Path) -> None:
+            train(prepared, sub_cfg, sub_out, resume=resume or RunFolder(sub_out).is_finished(),
+                  cache_dir=cache_dir, progress=progress)
 
-        return train_decision_fusion(corpus, prepared, cfg, out, resume, cache_dir, progress,
-                                     reuse=reuse)
-
-    data = build_data(corpus, cfg, cache_dir, progress=progress and not worker)
-    if not worker:
-        _write_run_header(out, cfg, prepared, data)
-    if fitting == "closed-form":
-        model, best_epoch, dev = fit_closed_form(cfg, data, out)
+        data, fit = fit_decision_fusion(corpus, cfg, folder, cache_dir, progress, reuse,
+                                        train_sub_run)
+        folder.write_header(cfg, prepared, data)
     else:
-        model, best_epoch, dev = fit_model(cfg, data, out, resume, progress)
-    finish_run(out, cfg, model, data, best_epoch, dev)
-    return RunResult(out, best_epoch, dev)
+        data = build_data(corpus, cfg, cache_dir, progress=progress and not worker)
+        if not worker:
+            folder.write_header(cfg, prepared, data)
+        if fitting == "closed-form":
+            fit = fit_closed_form(cfg, data, folder)
+        else:
+            fit = fit_model(cfg, data, folder, resume, progress)
+    if fit is None:  # a DDP rank > 0: only rank 0 writes the run's outputs
+        return RunResult(folder.path, -1, {}, written=False)
+    folder.finish(cfg, data, fit, prediction_frame(data.dev, fit.dev_probs))
+    return RunResult(folder.path, fit.best_epoch, fit.dev_metrics)
 
 
 def _check_representations(cfg: TrainConfig) -> None:
@@ -144,17 +136,6 @@ def _check_representations(cfg: TrainConfig) -> None:
     from depscreen.training.data import feature_choice, model_modalities
 
     feature_choice(cfg).inputs(LogMelConfig(**cfg.audio), model_modalities(cfg.model))
-
-
-def _write_run_header(out: Path, cfg: TrainConfig, prepared: Path, data: DataBundle) -> None:
-    _write_json(
-        out / "config.json",
-        {"format": FORMAT_VERSION, "prepared": str(prepared), "train": cfg.to_dict(),
-         "features": data.feature_config()},
-    )
-    _write_json(out / "env.json", environment())
-    if data.vocab is not None:
-        atomic_write_text(out / "vocab.json", data.vocab.to_json())
 
 
 def _quiet_lightning() -> None:
@@ -167,30 +148,18 @@ def _quiet_lightning() -> None:
     warnings.filterwarnings("ignore", ".*sync_dist=True.*")
 
 
-def fit_model(cfg: TrainConfig, data: DataBundle, out: Path, resume: bool, progress: bool):
-    """Fit with Lightning; return the best-on-dev model, its epoch and its dev metrics."""
+def _trainer(cfg: TrainConfig, folder: RunFolder, progress: bool):
+    """The Lightning trainer and its checkpoint callback (best on `cfg.monitor`, and last)."""
     import lightning as L
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
-    from depscreen.models import create_model
     from depscreen.training.callbacks import EpochCSVLogger
-    from depscreen.training.module import LitClassifier
 
-    _quiet_lightning()
-    # Recurrent gradients decay into subnormal floats, which x86 processes ~100x slower.
-    torch.set_flush_denormal(True)
-    L.seed_everything(cfg.seed, workers=True, verbose=False)
-    model = create_model(cfg.model, **data.model_kwargs(cfg))
-    if cfg.init_from:
-        _init_encoders(model, cfg.init_from, data)
-    lit = LitClassifier(model, lr=cfg.lr, weight_decay=cfg.weight_decay,
-                        class_weights=data.class_weights if cfg.imbalance == "class-weights" else None,
-                        seed=cfg.seed, spec_augment=cfg.spec_augment)
     mode = "max" if cfg.monitor in MAXIMIZE else "min"
-    ckpt_dir = out / "checkpoints"
-    checkpoint = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor=cfg.monitor, mode=mode,
-                                 save_top_k=1, save_last=True, enable_version_counter=False)
-    callbacks = [checkpoint, EpochCSVLogger(out / "metrics.csv")]
+    checkpoint = ModelCheckpoint(dirpath=folder.checkpoints, filename="best", monitor=cfg.monitor,
+                                 mode=mode, save_top_k=1, save_last=True,
+                                 enable_version_counter=False)
+    callbacks = [checkpoint, EpochCSVLogger(folder.metrics_file)]
     if cfg.patience:
         callbacks.append(EarlyStopping(monitor=cfg.monitor, mode=mode, patience=cfg.patience))
     trainer = L.Trainer(
@@ -207,9 +176,32 @@ def fit_model(cfg: TrainConfig, data: DataBundle, out: Path, resume: bool, progr
         enable_model_summary=False,
         use_distributed_sampler=False,  # our bucket sampler shards itself across ranks
         limit_train_batches=cfg.limit_train_batches,
-        default_root_dir=str(out),
+        default_root_dir=str(folder.path),
     )
-    last = ckpt_dir / "last.ckpt"
+    return trainer, checkpoint
+
+
+def fit_model(cfg: TrainConfig, data: DataBundle, folder: RunFolder, resume: bool,
+              progress: bool) -> Fit | None:
+    """Fit with Lightning; the best-on-dev model, its epoch and its dev metrics (None in a
+    DDP process of rank > 0, which writes nothing)."""
+    import lightning as L
+
+    from depscreen.models import create_model
+    from depscreen.training.module import LitClassifier
+
+    _quiet_lightning()
+    # Recurrent gradients decay into subnormal floats, which x86 processes ~100x slower.
+    torch.set_flush_denormal(True)
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    model = create_model(cfg.model, **data.model_kwargs(cfg))
+    if cfg.init_from:
+        _init_encoders(model, cfg.init_from, data)
+    lit = LitClassifier(model, lr=cfg.lr, weight_decay=cfg.weight_decay,
+                        class_weights=data.class_weights if cfg.imbalance == "class-weights" else None,
+                        seed=cfg.seed, spec_augment=cfg.spec_augment)
+    trainer, checkpoint = _trainer(cfg, folder, progress)
+    last = folder.checkpoints / "last.ckpt"
     ckpt_path = str(last) if resume and last.exists() else None
     train_loader = data.train_loader(cfg, rank=trainer.global_rank, world_size=trainer.world_size)
     if ckpt_path is not None:
@@ -219,43 +211,42 @@ def fit_model(cfg: TrainConfig, data: DataBundle, out: Path, resume: bool, progr
         train_loader.batch_sampler.set_epoch(int(resumed))
     trainer.fit(lit, train_loader, data.dev_loader(cfg), ckpt_path=ckpt_path)
     if trainer.interrupted:
-        raise KeyboardInterrupt
+        raise Interrupted("training interrupted; re-run the same command with --resume",
+                          folder.path)
     best_path = Path(checkpoint.best_model_path) if checkpoint.best_model_path else last
     state = torch.load(best_path, map_location="cpu", weights_only=True)
-    best_epoch = int(state["epoch"])
     model.load_state_dict({k[len("model."):]: v for k, v in state["state_dict"].items()
                            if k.startswith("model.")})
     model.eval()
     if trainer.global_rank != 0:
-        # Only rank 0 writes the run's outputs.
-        raise SystemExit(0)
+        return None
+    balance = None
     if getattr(model.config, "balance", "none") == "participant":
-        _fit_text_balance(model, data, cfg, out)
-    probs = predict_dataset(model, data.dev, cfg)
+        balance = _fit_text_balance(model, data, cfg)
+        folder.write_json("balance.json", balance)
+    return _dev_fit(model, int(state["epoch"]), data, cfg)
+
+
+def _dev_fit(model, best_epoch: int, data: DataBundle, cfg: TrainConfig | None) -> Fit:
     from depscreen.training.module import dev_metrics
 
+    probs = predict_dataset(model, data.dev, cfg)
     dev = dev_metrics(sample_session_ids(data.dev), probs, data.dev.labels)
-    data.dev_probs = probs
-    return model, best_epoch, dev
+    return Fit(model, best_epoch, dev, probs)
 
 
-def fit_closed_form(cfg: TrainConfig, data: DataBundle, out: Path):
+def fit_closed_form(cfg: TrainConfig, data: DataBundle, folder: RunFolder) -> Fit:
     """A classical model: fitted on train in one go, its C chosen on dev (fit.json says how)."""
     from depscreen.models import create_model
-    from depscreen.training.module import dev_metrics
 
     torch.manual_seed(cfg.seed)
     model = create_model(cfg.model, **data.model_kwargs(cfg))
-    info = model.fit_closed_form(data.train, data.dev, seed=cfg.seed)
-    _write_json(out / "fit.json", info)
+    folder.write_json("fit.json", model.fit_closed_form(data.train, data.dev, seed=cfg.seed))
     model.eval()
-    probs = predict_dataset(model, data.dev, cfg)
-    dev = dev_metrics(sample_session_ids(data.dev), probs, data.dev.labels)
-    data.dev_probs = probs
-    return model, -1, dev
+    return _dev_fit(model, -1, data, cfg)
 
 
-def _fit_text_balance(model, data: DataBundle, cfg: TrainConfig, out: Path) -> None:
+def _fit_text_balance(model, data: DataBundle, cfg: TrainConfig) -> dict:
     """Feature-level fusion: the text branch's weight for screening participants, on dev."""
     model.temperature.fill_(1.0)
     with_text = predict_log_odds(model, data.dev, cfg)
@@ -263,55 +254,23 @@ def _fit_text_balance(model, data: DataBundle, cfg: TrainConfig, out: Path) -> N
     without_text = predict_log_odds(model, data.dev, cfg)
     result = model.fit_text_balance(with_text, without_text, data.dev.labels,
                                     sample_session_ids(data.dev))
-    _write_json(out / "balance.json", asdict(result))
+    return asdict(result)
 
 
 def _init_encoders(model, init_from: dict, data: DataBundle) -> None:
     """Warm-start the fusion's branches from finished single-modal runs."""
     sources = {}
     for modality, run in init_from.items():
-        vocab_file = Path(run) / "vocab.json"
-        if modality == "text" and data.vocab is not None and vocab_file.is_file() and (
-            vocab_file.read_text() != data.vocab.to_json()
+        sub = RunFolder(run)
+        if modality == "text" and data.vocab is not None and sub.vocab_file.is_file() and (
+            sub.vocab_file.read_text() != data.vocab.to_json()
         ):
-            raise DepscreenError("the text run was trained with another vocabulary", vocab_file)
-        sources[f"{modality}_model"] = load_run_model(Path(run))[0]
+            raise DepscreenError("the text run was trained with another vocabulary",
+                                 sub.vocab_file)
+        sources[f"{modality}_model"] = sub.load_model()[0]
     model.init_encoders_from(**sources)
-
-
-def save_weights(model: torch.nn.Module, out: Path, name: str, extra: dict | None = None) -> None:
-    """weights.safetensors + model.json: rebuildable with create_model, no pickles."""
-    from safetensors.torch import save_file
-
-    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    with atomic_path(out / "weights.safetensors") as tmp:
-        save_file(tensors, str(tmp), metadata={"model": name, "format": str(FORMAT_VERSION)})
-    _write_json(out / "model.json", {"format": FORMAT_VERSION, "name": name,
-                                     "config": model.config_dict(), **(extra or {})})
-
-
-def finish_run(out: Path, cfg: TrainConfig, model, data: DataBundle, best_epoch: int,
-               dev: dict) -> None:
-    save_weights(model, out, cfg.model, {"features": data.feature_config(),
-                                         "text_input": cfg.text_input})
-    rows = prediction_frame(data.dev, data.dev_probs)
-    atomic_write_text(out / "dev_predictions.csv", rows.to_csv(index=False))
-    _write_json(out / DONE_FILE, {"best_epoch": best_epoch, "dev_metrics": dev,
-                                  "model": cfg.model, "seed": cfg.seed})
 
 
 def load_run_model(run: Path):
     """Rebuild a trained model from a run folder (safetensors + JSON; never unpickles)."""
-    from safetensors.torch import load_file
-
-    from depscreen.models import create_model
-
-    run = Path(run)
-    if not (run / "model.json").is_file():
-        raise DepscreenError("not a finished run folder (no model.json)", run)
-    spec = json.loads((run / "model.json").read_text())
-    model = create_model(spec["name"], **spec["config"])
-    model.load_state_dict(load_file(str(run / "weights.safetensors")))
-    model.eval()
-    return model, spec
-
+    return RunFolder(run).load_model()
