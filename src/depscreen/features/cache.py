@@ -132,7 +132,7 @@ class SessionFeatures:
     """
 
     session_id: str
-    array_path: Path
+    array_path: Path | None  # None: frames computed in memory (`computed`)
     index: dict
     _frames: np.ndarray | None = field(default=None, repr=False, compare=False)
 
@@ -142,9 +142,18 @@ class SessionFeatures:
         self.mean = np.asarray(self.index["mean"], dtype=np.float32)
         self.std = np.asarray(self.index["std"], dtype=np.float32)
 
+    @classmethod
+    def computed(cls, session_id: str, frames: np.ndarray, spans: list[dict]) -> SessionFeatures:
+        """The same handle over frames computed in memory (`session_frames` of a new
+        interview, for `predict`): nothing is read from or written to the cache."""
+        mean, std = session_stats(frames)
+        index = {"n_frames": int(frames.shape[0]), "samples": spans, "mean": mean, "std": std}
+        return cls(session_id, None, index, frames)
+
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
-        state["_frames"] = None
+        if self.array_path is not None:  # workers reopen the memory map; in-memory frames go
+            state["_frames"] = None
         return state
 
     @property

@@ -16,7 +16,7 @@ because recurrent encoders cannot take empty sequences.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from depscreen.corpora.records import SPLITS, Corpus, Session
+from depscreen.corpora.records import SPLITS, Corpus, Session, Utterance
 from depscreen.errors import ConfigError, CorpusWarning
 from depscreen.features.audio import STD_FLOOR, LogMelConfig, normalise, utterance_windows
 from depscreen.features.cache import (
@@ -181,6 +181,46 @@ def speaker_stats(sessions: Sequence[Session], features: dict[str, SessionFeatur
     return out
 
 
+def session_samples(
+    session_id: str,
+    label: int,
+    utterances: Sequence[Utterance],
+    *,
+    windowed: bool,
+    use_text: bool,
+    vocab: Vocabulary | None,
+    text_cfg: TextConfig,
+    audio_cfg: LogMelConfig,
+    spans: Mapping[tuple[int, int], SampleSpan],
+) -> list[Sample]:
+    """The samples of one session — the one place that decides them, for a corpus
+    (`build_samples`, frames from the cache) and for a new interview (`predict`, frames
+    computed in memory by the same `session_frames`).
+
+    `windowed`: the session has audio, so each utterance is cut into `utterance_windows`
+    (else one sample per utterance); `use_text`: the session's text is an input; `spans`: the
+    speech frames present, by (utterance, window). A sample is kept when it has text or
+    speech.
+    """
+    samples: list[Sample] = []
+    sr = audio_cfg.sample_rate
+    for ui, u in enumerate(utterances):
+        has_text = use_text and bool(tokenize(u.text))
+        tokens = tuple(vocab.encode(u.text, text_cfg.max_len)) if has_text and vocab else ()
+        if windowed:
+            windows: list[tuple[float, float] | None] = [
+                (a / sr, b / sr) for a, b in utterance_windows(u.start, u.end, audio_cfg)]
+        else:
+            windows = [None]
+        for wi, win in enumerate(windows):
+            span = spans.get((ui, wi))
+            if not (has_text or span is not None):
+                continue
+            start, end = win if win is not None else (u.start, u.end)
+            samples.append(Sample(session_id, label, ui, wi, start, end, has_text, tokens, span))
+    return samples
+
+
 def build_samples(
     corpus: Corpus,
     split: str,
@@ -232,24 +272,13 @@ def build_samples(
         embeddings = sentence_embeddings(sessions, encoder, cache_dir, progress=progress)
 
     samples: list[Sample] = []
-    sr = audio_cfg.sample_rate
     for sess in sessions:
-        label = -1 if sess.label is None else int(sess.label)
         handle = features.get(sess.session_id)
-        for ui, u in enumerate(sess.utterances):
-            has_text = use_text and sess.has_text and bool(tokenize(u.text))
-            tokens = tuple(vocab.encode(u.text, text_cfg.max_len)) if has_text and vocab else ()
-            if sess.audio is None:
-                windows: list[tuple[float, float] | None] = [None]
-            else:
-                windows = [(a / sr, b / sr) for a, b in utterance_windows(u.start, u.end, audio_cfg)]
-            for wi, win in enumerate(windows):
-                span = handle.by_key.get((ui, wi)) if handle is not None else None
-                if not (has_text or span is not None):
-                    continue
-                start, end = win if win is not None else (u.start, u.end)
-                samples.append(Sample(sess.session_id, label, ui, wi, start, end, has_text,
-                                      tokens, span))
+        samples += session_samples(
+            sess.session_id, -1 if sess.label is None else int(sess.label), sess.utterances,
+            windowed=sess.audio is not None, use_text=use_text and sess.has_text,
+            vocab=vocab, text_cfg=text_cfg, audio_cfg=audio_cfg,
+            spans=handle.by_key if handle is not None else {})
     dim = speech_rep.dim if speech_rep is not None else audio_cfg.n_mels
     return UtteranceDataset(split, samples, features, embeddings, dim, mods,
                             text_input, vocab if use_text else None, warnings, norm=norm,

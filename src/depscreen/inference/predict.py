@@ -57,9 +57,10 @@ from depscreen.errors import (
     TranscriptError,
     WarningCollector,
 )
-from depscreen.features.audio import normalise, session_stats, utterance_windows
-from depscreen.features.cache import session_frames
-from depscreen.features.text import PAD_ID, tokenize
+from depscreen.features.audio import utterance_windows
+from depscreen.features.cache import SessionFeatures, session_frames
+from depscreen.features.dataset import UtteranceDataset, collate, session_samples
+from depscreen.features.text import tokenize
 from depscreen.inference.asr import SPEAKER_NOTE, Recognizer, speech_segments
 from depscreen.inference.bundle import LoadedModel, apply_calibration
 from depscreen.utils.files import ZIP_READ_ERRORS, read_limited
@@ -123,17 +124,6 @@ def default_session_id(audio: str | None, transcript: str | Path | None) -> str:
         stem = Path(transcript).stem
         return re.sub(r"_transcript$", "", stem, flags=re.IGNORECASE) or stem
     return "interview"
-
-
-@dataclass
-class _Sample:
-    utt: int
-    start: float
-    end: float
-    has_text: bool
-    tokens: tuple[int, ...]
-    mel: np.ndarray | None  # raw (un-normalised) frames, None when no speech
-    emb_row: int | None = None
 
 
 @dataclass
@@ -247,90 +237,56 @@ def _read_transcript(path: str | Path, session_id: str, duration: float | None,
 # ----------------------------------------------------------------------------- samples
 
 
-def _build_samples(loaded: LoadedModel, utts: Sequence[Utterance], wave: np.ndarray | None,
-                   use: set[str], has_text_channel: bool) -> tuple[list[_Sample], int]:
-    """The samples of one session, as `build_samples` makes them from the cache: the frames
-    come from `session_frames`, the function the cache extracts with (see module doc).
-
-    Returns the samples (raw frames, not yet normalised) and the number of windows whose
-    audio ran past the end of the recording.
-    """
-    cfg = loaded.audio_cfg
-    sr = cfg.sample_rate
-    use_text = "text" in use and has_text_channel
-    vocab = loaded.vocab if loaded.text_input == "tokens" else None
-    frames_of: dict[tuple[int, int], np.ndarray] = {}  # (utterance, window) -> (T, dim)
-    if wave is not None and "speech" in use:
+def interview_samples(loaded: LoadedModel, interview: Interview) -> UtteranceDataset:
+    """The interview's samples, built by the same `session_samples` as a corpus split's:
+    only the frames' source differs (computed in memory by `session_frames`, the function
+    the cache extracts with, instead of read from the cache)."""
+    cfg, wave, utts = loaded.audio_cfg, interview.wave, interview.utterances
+    sid = interview.session_id
+    handle = None
+    if wave is not None and "speech" in interview.use:
         frames, spans, _ = session_frames(wave, [(u.start, u.end) for u in utts], cfg,
                                           loaded.choice.speech_rep(cfg))
-        frames_of = {(sp["utt"], sp["win"]): frames[sp["offset"]: sp["offset"] + sp["n_frames"]]
-                     for sp in spans}
-    samples: list[_Sample] = []
-    missing = 0
-    for ui, u in enumerate(utts):
-        has_text = use_text and bool(tokenize(u.text))
-        tokens = tuple(vocab.encode(u.text, loaded.text_cfg.max_len)) if has_text and vocab else ()
-        if wave is None:
-            if has_text:
-                samples.append(_Sample(ui, u.start, u.end, has_text, tokens, None))
-            continue
-        for wi, (first, last) in enumerate(utterance_windows(u.start, u.end, cfg)):
-            if min(last, wave.size) - first < cfg.min_samples:
-                missing += 1
-            mel = frames_of.get((ui, wi))
-            if not (has_text or mel is not None):
-                continue
-            samples.append(_Sample(ui, first / sr, last / sr, has_text, tokens, mel))
-    return samples, missing
+        handle = SessionFeatures.computed(sid, frames, spans)
+    vocab = loaded.vocab if loaded.text_input == "tokens" else None
+    samples = session_samples(
+        sid, -1, utts, windowed=wave is not None,
+        use_text="text" in interview.use, vocab=vocab, text_cfg=loaded.text_cfg,
+        audio_cfg=cfg, spans=handle.by_key if handle is not None else {})
+    embeddings, text_dim = None, 1
+    if loaded.text_input == "embedding" and any(s.has_text for s in samples):
+        encoder = loaded.choice.text_encoder(batch_size=loaded.text_cfg.encoder_batch_size)
+        embeddings = {sid: encoder.encode([u.text for u in utts])}
+        text_dim = embeddings[sid].shape[1]
+    n_mels = handle.frames().shape[1] if handle is not None else cfg.n_mels
+    # One interview is one session and its own speaker: both norms use its statistics.
+    norm = "none" if loaded.choice.norm == "none" else "session"
+    return UtteranceDataset("predict", samples, {sid: handle} if handle else {}, embeddings,
+                            n_mels, frozenset(interview.use), loaded.text_input, vocab,
+                            norm=norm, text_dim=text_dim)
 
 
-def _items(loaded: LoadedModel, samples: list[_Sample], embeddings: np.ndarray | None) -> list:
-    import torch
-
-    mels = [s.mel for s in samples if s.mel is not None]
-    n_mels = mels[0].shape[1] if mels else loaded.audio_cfg.n_mels
-    frames = np.concatenate(mels) if mels else np.zeros((0, n_mels), np.float32)
-    # One interview is one session, and its own speaker: both norms use its statistics.
-    mean, std = session_stats(frames)
-    if loaded.choice.norm == "none":
-        mean, std = np.zeros_like(mean), np.ones_like(std)
-    text_dim = embeddings.shape[1] if embeddings is not None else 1
-    items = []
-    for s in samples:
-        mel = (torch.from_numpy(normalise(s.mel, mean, std)) if s.mel is not None
-               else torch.zeros(1, n_mels))
-        item = {
-            "session_id": "x", "label": -1, "mel": mel,
-            "tokens": torch.tensor(s.tokens if s.tokens else (PAD_ID,), dtype=torch.long),
-            "has_text": s.has_text, "has_speech": s.mel is not None,
-        }
-        if loaded.text_input == "embedding":
-            row = embeddings[s.utt] if embeddings is not None and s.has_text else None
-            item["sentence_emb"] = (torch.from_numpy(np.array(row, dtype=np.float32))
-                                    if row is not None else torch.zeros(text_dim))
-        items.append(item)
-    return items
+def _windows_past_end(utts: Sequence[Utterance], wave: np.ndarray, cfg) -> int:
+    """How many utterance windows run past the end of the recording (their speech is lost)."""
+    return sum(1 for u in utts for first, last in utterance_windows(u.start, u.end, cfg)
+               if min(last, wave.size) - first < cfg.min_samples)
 
 
-def _score(loaded: LoadedModel, items: list[dict], present: set[str]
+def _score(loaded: LoadedModel, ds: UtteranceDataset, present: set[str]
            ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Fused and per-modality probabilities (calibrated) of every item; NaN where absent."""
+    """Fused and per-modality probabilities (calibrated) of every sample; NaN where absent."""
     import torch
-
-    from depscreen.features.dataset import collate
 
     model = loaded.model
-    n = len(items)
+    n = len(ds)
     p = np.full(n, np.nan)
     per = {m: np.full(n, np.nan) for m in MODALITIES}
-    lengths = [int(it["mel"].shape[0]) if it["has_speech"] else int(it["tokens"].shape[0])
-               for it in items]
-    order = np.argsort(lengths, kind="stable")
+    order = np.argsort(ds.lengths, kind="stable")
     drop = {"speech": ("mel", "mel_lengths"), "text": ("tokens", "token_lengths", "sentence_emb")}
     with torch.inference_mode():
         for i in range(0, n, BATCH_SIZE):
             idx = order[i: i + BATCH_SIZE]
-            batch = collate([items[j] for j in idx])
+            batch = collate([ds[j] for j in idx])
             if loaded.decision_level:
                 for m in MODALITIES:
                     if m not in present:  # absent everywhere: the sub-model need not run
@@ -388,6 +344,161 @@ def check_inputs(audio: object, transcript: object, text: object, asr: bool) -> 
         raise ConfigError("nothing to score: give --audio and/or --transcript or --text")
 
 
+@dataclass
+class Interview:
+    """A new interview's inputs, gathered and checked: the participant's utterances, the
+    decoded recording, where the text came from and which modalities will be used."""
+
+    session_id: str
+    utterances: list[Utterance]
+    wave: np.ndarray | None
+    sample_rate: int
+    text_source: str | None  # transcript / text / asr, or None (no text channel)
+    use: set[str]
+    audio: str | None
+    transcript: str | None
+
+    @property
+    def duration(self) -> float | None:
+        return self.wave.size / self.sample_rate if self.wave is not None else None
+
+
+def _segment_utterances(wave: np.ndarray, sr: int, sid: str, audio_ref: str, asr: bool,
+                        recognizer: Recognizer | None, ctx: _Context) -> list[Utterance]:
+    """No transcript: the speech segments found by energy, transcribed with `asr`."""
+    segments = speech_segments(wave, sr)
+    if not segments:
+        raise AudioError("no speech found in the audio", audio_ref)
+    ctx.warn("no transcript: " + SPEAKER_NOTE)
+    texts = [""] * len(segments)
+    if asr:
+        from depscreen.inference.asr import transcribe_segments
+
+        texts = [clean_text(t) for t in transcribe_segments(wave, sr, segments, recognizer)]
+        ctx.warn("the text was transcribed from the audio by offline ASR (PocketSphinx); "
+                 "recognition errors affect the text probability")
+        n_words = sum(len(t.split()) for t in texts)
+        log.info("ASR: %d words in %d segments", n_words, len(segments))
+        if ctx.verbose:
+            for (s, e), t in zip(segments, texts, strict=True):
+                log.info("ASR %.2f-%.2f: %s", s, e, t)
+        if n_words == 0:
+            ctx.warn("ASR recognised no words; the text channel is empty")
+    return [Utterance(sid, s, e, t) for (s, e), t in zip(segments, texts, strict=True)]
+
+
+def gather_interview(loaded: LoadedModel, audio: str | Path | None,
+                     transcript: str | Path | None, text: str | None, asr: bool,
+                     session_id: str | None, max_audio_bytes: int,
+                     recognizer: Recognizer | None, ctx: _Context) -> Interview:
+    """Step 1 of `predict_interview`: read and check the inputs into an `Interview`."""
+    check_inputs(audio, transcript, text, asr)
+    audio_ref = str(audio) if audio is not None else None
+    sid = session_id or default_session_id(audio_ref, transcript)
+    available = ({"speech"} if audio_ref else set()) | (
+        {"text"} if transcript is not None or text is not None or asr else set())
+    check_modalities(loaded, available)
+    use = set(loaded.data_modalities) & available
+    sr = loaded.audio_cfg.sample_rate
+    wave = _read_audio(audio_ref, loaded, max_audio_bytes, ctx) if audio_ref else None
+    duration = wave.size / sr if wave is not None else None
+    if transcript is not None:
+        utts, text_source = _read_transcript(str(transcript), sid, duration, ctx), "transcript"
+    elif text is not None:
+        cleaned = clean_text(text)
+        if not tokenize(cleaned):
+            raise ConfigError("--text holds no words")
+        utts, text_source = [Utterance(sid, 0.0, round(duration or 0.0, 6), cleaned)], "text"
+    else:
+        assert wave is not None and audio_ref is not None
+        utts = _segment_utterances(wave, sr, sid, audio_ref, asr, recognizer, ctx)
+        text_source = "asr" if asr else None
+    if text_source is None:
+        use.discard("text")
+    return Interview(sid, utts, wave, sr, text_source, use, audio_ref,
+                     str(transcript) if transcript is not None else None)
+
+
+def _present(loaded: LoadedModel, interview: Interview, ds: UtteranceDataset) -> set[str]:
+    """The modalities some sample carries; FeatureError when the model cannot score them."""
+    present = {m for m in interview.use if any(
+        (s.has_text if m == "text" else s.span is not None) for s in ds.samples)}
+    if len(ds) == 0 or (not loaded.decision_level and not set(loaded.modalities) <= present):
+        lacking = " and ".join(sorted(set(loaded.modalities) - present)) or "usable"
+        raise FeatureError(
+            f"nothing to score: no utterance has {lacking} input long enough for the model "
+            f"(utterances shorter than {loaded.audio_cfg.min_seconds:g} s of audio are "
+            "skipped, and text needs words)")
+    if not present:
+        raise FeatureError("nothing to score: no utterance has text or speech input")
+    return present
+
+
+def _timeline(interview: Interview, ds: UtteranceDataset, probs: np.ndarray,
+              per: dict[str, np.ndarray], include_text: bool) -> list[dict]:
+    """One entry per scored utterance: its times, probabilities and window count."""
+    by_utt: dict[int, list[int]] = {}
+    for i, s in enumerate(ds.samples):
+        by_utt.setdefault(s.utt_index, []).append(i)
+    timeline = []
+    for ui, idx in by_utt.items():
+        u = interview.utterances[ui]
+        entry = {
+            "start": _r(u.start, 3), "end": _r(u.end, 3),
+            "probability": _r(float(probs[idx].mean())),
+            "text": _r(_mean(per["text"][idx])), "speech": _r(_mean(per["speech"][idx])),
+            "windows": len(idx),
+        }
+        if include_text:
+            entry["words"] = u.text
+        timeline.append(entry)
+    return timeline
+
+
+def interview_result(loaded: LoadedModel, interview: Interview, ds: UtteranceDataset,
+                     probs: np.ndarray, per: dict[str, np.ndarray], present: set[str],
+                     include_text: bool, ctx: _Context) -> dict:
+    """Step 3 of `predict_interview`: the JSON-ready result (see there)."""
+    threshold = loaded.thresholds["participant"]
+    probability = float(probs.mean())
+    timeline = _timeline(interview, ds, probs, per, include_text)
+    utts = interview.utterances
+    log.debug("%s: %d utterances, %d samples scored", interview.session_id, len(utts), len(ds))
+    if ctx.verbose:  # participant content: only with --verbose
+        scored = dict.fromkeys(s.utt_index for s in ds.samples)
+        for entry, u in zip(timeline, (utts[ui] for ui in scored), strict=True):
+            log.debug("  %.2f-%.2f p=%.3f %s", u.start, u.end, entry["probability"], u.text)
+    duration = interview.duration
+    return {
+        "schema": RESULT_SCHEMA,
+        "depscreen_version": __version__,
+        "session_id": interview.session_id,
+        "probability": _r(probability),
+        "decision": {
+            "depressed": bool(probability >= threshold),
+            "label": "screen positive" if probability >= threshold else "screen negative",
+            "threshold": _r(threshold),
+            "threshold_level": "participant",
+            "threshold_chosen_on": "dev",
+        },
+        "modalities": {m: _r(_mean(per[m])) for m in MODALITIES},
+        "inputs": {
+            "audio": interview.audio,
+            "transcript": interview.transcript,
+            "text_source": interview.text_source,
+            "modalities_used": sorted(present),
+            "duration_s": _r(duration, 3) if duration is not None else None,
+            "utterances": len(utts),
+            "utterances_scored": len(timeline),
+            "samples": len(ds),
+        },
+        "timeline": timeline,
+        "model": loaded.describe(),
+        "warnings": ctx.warnings,
+        "caveat": CAVEAT,
+    }
+
+
 def predict_interview(
     loaded: LoadedModel,
     audio: str | Path | None = None,
@@ -416,126 +527,23 @@ def predict_interview(
     `audio` offline with PocketSphinx instead. Raises `DepscreenError` subclasses with one-line
     messages for unusable inputs; problems that do not stop scoring are listed under
     "warnings" in the result.
+
+    Three steps: gather the inputs (`gather_interview`), build and score the samples
+    (`interview_samples`, the same builder as training's), write the result
+    (`interview_result`).
     """
-    check_inputs(audio, transcript, text, asr)
     ctx = _Context(warnings=list(loaded.warnings), verbose=verbose)
-    audio_ref = str(audio) if audio is not None else None
-    sid = session_id or default_session_id(audio_ref, transcript)
-    available = ({"speech"} if audio_ref else set()) | (
-        {"text"} if transcript is not None or text is not None or asr else set())
-    check_modalities(loaded, available)
-    use = set(loaded.data_modalities) & available
-
-    cfg = loaded.audio_cfg
-    wave = _read_audio(audio_ref, loaded, max_audio_bytes, ctx) if audio_ref else None
-    duration = wave.size / cfg.sample_rate if wave is not None else None
-
-    text_source: str | None = None
-    if transcript is not None:
-        utts = _read_transcript(str(transcript), sid, duration, ctx)
-        text_source = "transcript"
-    elif text is not None:
-        cleaned = clean_text(text)
-        if not tokenize(cleaned):
-            raise ConfigError("--text holds no words")
-        utts = [Utterance(sid, 0.0, round(duration or 0.0, 6), cleaned)]
-        text_source = "text"
-    else:
-        assert wave is not None
-        segments = speech_segments(wave, cfg.sample_rate)
-        if not segments:
-            raise AudioError("no speech found in the audio", audio_ref)
-        ctx.warn("no transcript: " + SPEAKER_NOTE)
-        texts = [""] * len(segments)
-        if asr:
-            from depscreen.inference.asr import transcribe_segments
-
-            texts = transcribe_segments(wave, cfg.sample_rate, segments, recognizer)
-            texts = [clean_text(t) for t in texts]
-            text_source = "asr"
-            ctx.warn("the text was transcribed from the audio by offline ASR (PocketSphinx); "
-                     "recognition errors affect the text probability")
-            n_words = sum(len(t.split()) for t in texts)
-            log.info("ASR: %d words in %d segments", n_words, len(segments))
-            if verbose:
-                for (s, e), t in zip(segments, texts, strict=True):
-                    log.info("ASR %.2f-%.2f: %s", s, e, t)
-            if n_words == 0:
-                ctx.warn("ASR recognised no words; the text channel is empty")
-        utts = [Utterance(sid, s, e, t) for (s, e), t in zip(segments, texts, strict=True)]
-    has_text_channel = text_source is not None
-    if not has_text_channel:
-        use.discard("text")
-
-    samples, missing = _build_samples(loaded, utts, wave, use, has_text_channel)
-    if missing:
-        ctx.warn(f"{missing} window(s) run past the end of the audio; their speech is missing")
-    present = {m for m in use if any(
-        (s.has_text if m == "text" else s.mel is not None) for s in samples)}
-    if not samples or (not loaded.decision_level and not set(loaded.modalities) <= present):
-        lacking = " and ".join(sorted(set(loaded.modalities) - present)) or "usable"
-        raise FeatureError(
-            f"nothing to score: no utterance has {lacking} input long enough for the model "
-            f"(utterances shorter than {cfg.min_seconds:g} s of audio are skipped, and text "
-            "needs words)")
-    if not present:
-        raise FeatureError("nothing to score: no utterance has text or speech input")
-    embeddings = None
-    if "text" in present and loaded.text_input == "embedding":
-        encoder = loaded.choice.text_encoder(batch_size=loaded.text_cfg.encoder_batch_size)
-        embeddings = encoder.encode([u.text for u in utts])
-    items = _items(loaded, samples, embeddings)
-    probs, per = _score(loaded, items, present)
-
-    threshold = loaded.thresholds["participant"]
-    probability = float(probs.mean())
-    timeline = []
-    by_utt: dict[int, list[int]] = {}
-    for i, s in enumerate(samples):
-        by_utt.setdefault(s.utt, []).append(i)
-    for ui, idx in by_utt.items():
-        u = utts[ui]
-        entry = {
-            "start": _r(u.start, 3), "end": _r(u.end, 3),
-            "probability": _r(float(probs[idx].mean())),
-            "text": _r(_mean(per["text"][idx])), "speech": _r(_mean(per["speech"][idx])),
-            "windows": len(idx),
-        }
-        if include_text:
-            entry["words"] = u.text
-        timeline.append(entry)
-    log.debug("%s: %d utterances, %d samples scored", sid, len(utts), len(samples))
-    if verbose:  # participant content: only with --verbose
-        for entry, u in zip(timeline, (utts[ui] for ui in by_utt), strict=True):
-            log.debug("  %.2f-%.2f p=%.3f %s", u.start, u.end, entry["probability"], u.text)
-    return {
-        "schema": RESULT_SCHEMA,
-        "depscreen_version": __version__,
-        "session_id": sid,
-        "probability": _r(probability),
-        "decision": {
-            "depressed": bool(probability >= threshold),
-            "label": "screen positive" if probability >= threshold else "screen negative",
-            "threshold": _r(threshold),
-            "threshold_level": "participant",
-            "threshold_chosen_on": "dev",
-        },
-        "modalities": {m: _r(_mean(per[m])) for m in MODALITIES},
-        "inputs": {
-            "audio": audio_ref,
-            "transcript": str(transcript) if transcript is not None else None,
-            "text_source": text_source,
-            "modalities_used": sorted(present),
-            "duration_s": _r(duration, 3) if duration is not None else None,
-            "utterances": len(utts),
-            "utterances_scored": len(by_utt),
-            "samples": len(samples),
-        },
-        "timeline": timeline,
-        "model": loaded.describe(),
-        "warnings": ctx.warnings,
-        "caveat": CAVEAT,
-    }
+    interview = gather_interview(loaded, audio, transcript, text, asr, session_id,
+                                 max_audio_bytes, recognizer, ctx)
+    ds = interview_samples(loaded, interview)
+    if interview.wave is not None:
+        missing = _windows_past_end(interview.utterances, interview.wave, loaded.audio_cfg)
+        if missing:
+            ctx.warn(f"{missing} window(s) run past the end of the audio; their speech is "
+                     "missing")
+    present = _present(loaded, interview, ds)
+    probs, per = _score(loaded, ds, present)
+    return interview_result(loaded, interview, ds, probs, per, present, include_text, ctx)
 
 
 # ----------------------------------------------------------------------------- batches
