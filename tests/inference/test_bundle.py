@@ -183,7 +183,9 @@ def test_unexpected_members_are_refused(bundle_path, tmp_path):
 def test_a_newer_format_version_is_refused(run_dir, tmp_path, monkeypatch):
     newer = tmp_path / "newer.dsb"
     loaded = bundle_mod.load_run(run_dir)
-    monkeypatch.setattr(bundle_mod, "BUNDLE_FORMAT_VERSION", 2)
+    import depscreen.inference.archive as archive_mod
+
+    monkeypatch.setattr(archive_mod, "BUNDLE_FORMAT_VERSION", 2)
     newer.write_bytes(bundle_mod.build_bundle(loaded, (run_dir / "weights.safetensors")
                                               .read_bytes()))
     monkeypatch.undo()

@@ -12,81 +12,50 @@ A bundle is a zip archive holding only data, never code:
     calibration.json     how probabilities are calibrated (fitted on dev, see below)
     thresholds.json      utterance- and participant-level decision thresholds chosen on dev
 
-The archive comment carries a SHA-256 of every byte before it, so one changed byte anywhere
-in the file — inside a member or in the zip's own headers — is detected.
-
-Loading (`load_bundle`) never unpickles and never executes anything from the file: it reads
-the archive into memory (size-limited), refuses member names that are absolute, contain
-`..`, or are not in the list above, checks every member's size and SHA-256 and the archive
-hash *before* parsing anything but the manifest, then parses JSON with `json` and tensors with
+The container (zip layout, manifest, checksums, archive hash, member-name and size checks) is
+archive.py's; how probabilities are calibrated is calibration.py's. Loading (`load_bundle`)
+never unpickles and never executes anything from the file: every checksum is verified before
+anything but the manifest is parsed, then JSON is parsed with `json` and tensors with
 `safetensors`. The feature config must hash to the key stored with it under this version of
-the feature code (`LogMelConfig.key()`), so a model is never fed features computed differently
-from those it was trained on.
-
-Calibration. `decision-fusion` carries its own calibration in its weights (Platt scaling per
-modality and the fusion weight, fitted on dev by training); its output is used as is. Every
-other model's softmax output is Platt-scaled at load/export time on the run's dev
-predictions (class-balanced, as decision-fusion does), and the decision thresholds are
-chosen on the calibrated dev predictions. Nothing is ever fitted on test.
+the feature code (`LogMelConfig.key()`), so a model is never fed features computed
+differently from those it was trained on. Thresholds are chosen on the calibrated dev
+predictions; nothing is ever fitted on test.
 """
 
 from __future__ import annotations
 
-import hashlib
-import io
 import json
-import math
-import re
-import zipfile
-import zlib
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from depscreen import __version__
 from depscreen.errors import ConfigError, DepscreenError
-from depscreen.evaluation.platt import fit_platt, logit
 from depscreen.features.audio import LOGMEL_VERSION, LogMelConfig
 from depscreen.features.representations import FeatureChoice
 from depscreen.features.text import TextConfig, Vocabulary
+from depscreen.inference.archive import (  # noqa: F401  (BundleError and the limits: public)
+    BUNDLE_FORMAT,
+    BUNDLE_FORMAT_VERSION,
+    BUNDLE_SUFFIX,
+    MAX_BUNDLE_BYTES,
+    BundleError,
+    parse_json,
+    read_archive,
+    sha256,
+    write_archive,
+)
+from depscreen.inference.calibration import (  # noqa: F401  (apply_calibration: public)
+    OWN_CALIBRATION,
+    apply_calibration,
+    check_calibration,
+    fit_dev_calibration,
+    own_calibration,
+)
 from depscreen.models import model_class
 from depscreen.training.run_folder import RunFolder, RunFolderError
 from depscreen.utils.atomic import atomic_write_bytes
 from depscreen.utils.files import read_limited
-
-BUNDLE_FORMAT = "depscreen-bundle"
-BUNDLE_FORMAT_VERSION = 1
-BUNDLE_SUFFIX = ".dsb"
-MANIFEST = "manifest.json"
-REQUIRED_MEMBERS = (
-    "weights.safetensors",
-    "model.json",
-    "features.json",
-    "calibration.json",
-    "thresholds.json",
-)
-OPTIONAL_MEMBERS = ("vocab.json",)
-# Limits: a bundle of the paper's models is a few MiB; these stop a hostile file early.
-MAX_BUNDLE_BYTES = 2 * 1024**3
-MAX_JSON_BYTES = 64 * 1024**2
-MAX_WEIGHTS_BYTES = MAX_BUNDLE_BYTES
-# The archive comment: this prefix, then the hex SHA-256 of every byte before the comment.
-_COMMENT_PREFIX = b"depscreen-bundle sha256:"
-_COMMENT_LEN = len(_COMMENT_PREFIX) + 64
-_ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed: the same run exports to the same bytes
-_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError,
-               NotImplementedError, ValueError)
-
-
-class BundleError(DepscreenError):
-    """A model bundle or run folder cannot be used (corrupt, modified, foreign, incompatible)."""
-
-
-def _corrupt(detail: str, path: str | Path) -> BundleError:
-    return BundleError(f"bundle is corrupt or was modified: {detail}; export it again from "
-                       "its run folder", path)
 
 
 @dataclass
@@ -141,10 +110,6 @@ class LoadedModel:
 
 
 # ----------------------------------------------------------------------------- shared pieces
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def _build_model(name: str, config: dict, state: dict, where: Path):
@@ -218,65 +183,7 @@ def _check_thresholds(thresholds: dict, where: Path) -> dict[str, float]:
     return out
 
 
-def _check_calibration(cal: dict, where: Path) -> dict:
-    method = cal.get("method")
-    if method not in ("platt", "identity", OWN_CALIBRATION):
-        raise BundleError(f"unknown calibration method {method!r}", where)
-    if method == "platt":
-        a, b = cal.get("a"), cal.get("b")
-        if not all(isinstance(v, int | float) and math.isfinite(v) for v in (a, b)):
-            raise BundleError("the calibration parameters are not finite numbers", where)
-    return cal
-
-
 # ----------------------------------------------------------------------------- calibration
-
-
-def apply_calibration(cal: dict, p):
-    """Calibrated probabilities (numpy array or float) for the model's raw probabilities `p`."""
-    if cal.get("method") != "platt":
-        return p
-    z = logit(np.asarray(p, dtype=np.float64))
-    return 1.0 / (1.0 + np.exp(-(cal["a"] * z + cal["b"])))
-
-
-# The calibration method of a model that carries its own (`carries_calibration`): the name
-# bundles have always used for it, kept so that older bundles load.
-OWN_CALIBRATION = "decision-fusion"
-
-
-def _decision_fusion_calibration(model) -> dict:
-    text = model.platt_text.tolist()
-    speech = model.platt_speech.tolist()
-    return {
-        "method": OWN_CALIBRATION,
-        "fitted_on": "dev",
-        "detail": "Platt scaling per modality and the text weight w, fitted on dev by "
-                  "training and stored in the weights; the fused probability is used as is",
-        "text": [float(v) for v in text],
-        "speech": [float(v) for v in speech],
-        "weight": float(model.fusion_weight),
-        "calibrated": bool(model.calibrated),
-    }
-
-
-def fit_dev_calibration(dev) -> dict:
-    """Platt scaling of a run's dev predictions (class-balanced); identity if it fails.
-
-    `dev`: the labelled rows of dev_predictions.csv (columns `prob`, `label`).
-    """
-    y = dev["label"].to_numpy(dtype=int)
-    base = {"fitted_on": "dev", "n": int(len(y))}
-    if len(y) < 2 or len(np.unique(y)) < 2:
-        return {"method": "identity", **base,
-                "detail": "dev has a single class; raw softmax probabilities are used"}
-    a, b = fit_platt(logit(dev["prob"].to_numpy()), y, balanced=True)
-    if not (math.isfinite(a) and math.isfinite(b)) or a <= 0:
-        return {"method": "identity", **base,
-                "detail": "the dev predictions do not rise with the label, so Platt scaling "
-                          "would invert them; raw softmax probabilities are used"}
-    return {"method": "platt", **base, "a": float(a), "b": float(b), "balanced": True,
-            "detail": "Platt scaling of the softmax output, fitted on the dev predictions"}
 
 
 def _dev_thresholds(folder: RunFolder, calibration: dict) -> dict[str, float]:
@@ -314,12 +221,12 @@ def _load_run(folder: RunFolder) -> LoadedModel:
     model = _build_model(name, config, _load_tensors(weights, folder.weights_file), run)
     vocab = folder.load_vocab()
     if model.carries_calibration:
-        calibration = _decision_fusion_calibration(model)
+        calibration = own_calibration(model)
     else:
         calibration = fit_dev_calibration(folder.read_dev_predictions())
     thresholds = _dev_thresholds(folder, calibration)
     loaded = LoadedModel(
-        model=model, name=name, model_config=config, version=_sha256(weights)[:12], vocab=vocab,
+        model=model, name=name, model_config=config, version=sha256(weights)[:12], vocab=vocab,
         audio_cfg=audio_cfg, text_cfg=text_cfg, text_input=text_input, data_modalities=mods,
         thresholds=thresholds, calibration=calibration, source="run", path=run,
         sentence_encoder=_encoder_name() if text_input == "embedding" else None,
@@ -386,26 +293,7 @@ def bundle_members(loaded: LoadedModel, weights: bytes) -> dict[str, bytes]:
 def build_bundle(loaded: LoadedModel, weights: bytes) -> bytes:
     """The bytes of a bundle for `loaded` (deterministic for the same run)."""
     members = bundle_members(loaded, weights)
-    manifest = {
-        "format": BUNDLE_FORMAT,
-        "format_version": BUNDLE_FORMAT_VERSION,
-        "depscreen_version": __version__,
-        "model": loaded.name,
-        "model_version": loaded.version,
-        "files": {n: {"sha256": _sha256(b), "size": len(b)} for n, b in sorted(members.items())},
-    }
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as z:
-        for name, data in [(MANIFEST, json.dumps(manifest, indent=2, sort_keys=True).encode()),
-                           *sorted(members.items())]:
-            info = zipfile.ZipInfo(name, date_time=_ZIP_DATE)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            z.writestr(info, data)
-        z.comment = b"0" * _COMMENT_LEN  # placeholder of the final length
-    data = buf.getvalue()
-    body = data[:-_COMMENT_LEN]
-    return body + _COMMENT_PREFIX + _sha256(body).encode()
+    return write_archive(members, loaded.name, loaded.version)
 
 
 def export_bundle(run: str | Path, out: str | Path, force: bool = False) -> LoadedModel:
@@ -433,35 +321,6 @@ def export_bundle(run: str | Path, out: str | Path, force: bool = False) -> Load
 
 # ----------------------------------------------------------------------------- load a bundle
 
-_SAFE_NAME = re.compile(r"[A-Za-z0-9._-]+")
-
-
-def _read_member(z: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int, where: Path) -> bytes:
-    if info.file_size > limit:
-        raise BundleError(f"member {info.filename} is {info.file_size} bytes, above the limit "
-                          f"of {limit}", where)
-    if info.flag_bits & 0x1:
-        raise BundleError(f"member {info.filename} is encrypted; not a depscreen bundle", where)
-    try:
-        with z.open(info) as f:
-            data = f.read(limit + 1)  # never trust the header's size: read at most limit + 1
-    except _ZIP_ERRORS as e:
-        raise _corrupt(f"{info.filename}: {e}", where) from None
-    if len(data) > limit:
-        raise BundleError(f"member {info.filename} is larger than the limit of {limit}", where)
-    return data
-
-
-def _parse_json(data: bytes, name: str, where: Path) -> Any:
-    def no_constants(value: str) -> Any:
-        raise ValueError(f"{value} is not allowed")
-
-    try:
-        return json.loads(data.decode("utf-8"), parse_constant=no_constants)
-    except (UnicodeDecodeError, ValueError) as e:
-        raise BundleError(f"{name} is not valid JSON ({e})", where) from None
-
-
 def load_bundle(path: str | Path, max_bytes: int = MAX_BUNDLE_BYTES) -> LoadedModel:
     """Load a `.dsb` bundle; `BundleError` for anything corrupt, modified, foreign or too new."""
     path = Path(path)
@@ -473,88 +332,11 @@ def load_bundle(path: str | Path, max_bytes: int = MAX_BUNDLE_BYTES) -> LoadedMo
 def load_bundle_bytes(data: bytes, path: str | Path = "<bundle>") -> LoadedModel:
     """Load a bundle from its bytes (see `load_bundle`); `path` only names it in messages."""
     where = Path(path)
-    ours = data[-_COMMENT_LEN:].startswith(_COMMENT_PREFIX)
-    if not data.startswith(b"PK\x03\x04"):
-        if ours:  # our archive checksum at the end, but the start was changed
-            raise _corrupt("the zip header is damaged", where)
-        raise BundleError("not a depscreen bundle (not a zip archive); make one with "
-                          "`depscreen export RUN --out FILE.dsb`", where)
-    try:
-        z = zipfile.ZipFile(io.BytesIO(data))
-        infos = z.infolist()
-    except _ZIP_ERRORS as e:
-        raise _corrupt(f"unreadable zip structure ({e})", where) from None
-    names = [i.filename for i in infos]
-
-    def foreign(message: str) -> BundleError:
-        # A file that ends with our archive checksum was one of ours: say it was modified.
-        return _corrupt(message, where) if ours else BundleError(message, where)
-
-    if MANIFEST not in names:
-        raise foreign("not a depscreen bundle (no manifest.json); make one with "
-                          "`depscreen export RUN --out FILE.dsb`")
-    allowed = {MANIFEST, *REQUIRED_MEMBERS, *OPTIONAL_MEMBERS}
-    for name in names:
-        parts = PurePosixPath(name).parts
-        if (name.startswith(("/", "\\")) or "\\" in name or ".." in parts or len(parts) != 1
-                or not _SAFE_NAME.fullmatch(name)):
-            raise foreign(f"unsafe member name {name!r} (absolute, nested or with '..'); "
-                          "refused")
-        if name not in allowed:
-            raise foreign(f"unexpected member {name!r}; a depscreen bundle holds only "
-                          f"{', '.join(sorted(allowed))}")
-    if len(set(names)) != len(names):
-        raise _corrupt("duplicate member names", where)
-    by_name = {i.filename: i for i in infos}
-
-    manifest = _parse_json(_read_member(z, by_name[MANIFEST], MAX_JSON_BYTES, where), MANIFEST,
-                           where)
-    if not isinstance(manifest, dict) or manifest.get("format") != BUNDLE_FORMAT:
-        raise foreign("not a depscreen bundle (manifest.json has another format)")
-    version = manifest.get("format_version")
-    if not isinstance(version, int) or isinstance(version, bool):
-        raise _corrupt("the manifest's format_version is not an integer", where)
-    if version > BUNDLE_FORMAT_VERSION:
-        raise BundleError(
-            f"bundle format version {version} was written by a newer depscreen "
-            f"({manifest.get('depscreen_version', '?')}); this is {__version__}, which reads "
-            f"version {BUNDLE_FORMAT_VERSION}: upgrade depscreen", where)
-    if version < 1:
-        raise _corrupt(f"format_version {version} does not exist", where)
-    files = manifest.get("files")
-    if not isinstance(files, dict):
-        raise _corrupt("the manifest has no file list", where)
-    members = set(names) - {MANIFEST}
-    if set(files) != members:
-        missing, extra = set(files) - members, members - set(files)
-        raise _corrupt(f"the members do not match the manifest (missing: "
-                       f"{sorted(missing) or 'none'}; not listed: {sorted(extra) or 'none'})",
-                       where)
-    absent = [m for m in REQUIRED_MEMBERS if m not in members]
-    if absent:
-        raise _corrupt(f"required members missing: {', '.join(absent)}", where)
-
-    # Every checksum is verified before anything but the manifest is parsed.
-    raw: dict[str, bytes] = {}
-    for name in sorted(members):
-        entry = files[name]
-        if not isinstance(entry, dict) or not isinstance(entry.get("sha256"), str):
-            raise _corrupt(f"the manifest entry of {name} has no checksum", where)
-        limit = MAX_WEIGHTS_BYTES if name == "weights.safetensors" else MAX_JSON_BYTES
-        blob = _read_member(z, by_name[name], limit, where)
-        if len(blob) != entry.get("size") or _sha256(blob) != entry["sha256"]:
-            raise _corrupt(f"{name} does not match its checksum in the manifest", where)
-        raw[name] = blob
-    comment = z.comment
-    body = data[: len(data) - len(comment)]
-    if (len(comment) != _COMMENT_LEN or not comment.startswith(_COMMENT_PREFIX)
-            or comment[len(_COMMENT_PREFIX):].decode("ascii", "replace") != _sha256(body)):
-        raise _corrupt("the archive checksum does not match its contents", where)
-
-    spec = _parse_json(raw["model.json"], "model.json", where)
-    features = _parse_json(raw["features.json"], "features.json", where)
-    calibration = _parse_json(raw["calibration.json"], "calibration.json", where)
-    thresholds = _parse_json(raw["thresholds.json"], "thresholds.json", where)
+    manifest, raw = read_archive(data, where)
+    spec = parse_json(raw["model.json"], "model.json", where)
+    features = parse_json(raw["features.json"], "features.json", where)
+    calibration = parse_json(raw["calibration.json"], "calibration.json", where)
+    thresholds = parse_json(raw["thresholds.json"], "thresholds.json", where)
     for obj, name in ((spec, "model.json"), (features, "features.json"),
                       (calibration, "calibration.json"), (thresholds, "thresholds.json")):
         if not isinstance(obj, dict):
@@ -584,10 +366,10 @@ def load_bundle_bytes(data: bytes, path: str | Path = "<bundle>") -> LoadedModel
     model = _build_model(name, config, _load_tensors(raw["weights.safetensors"], where), where)
     loaded = LoadedModel(
         model=model, name=name, model_config=config,
-        version=_sha256(raw["weights.safetensors"])[:12], vocab=vocab, audio_cfg=audio_cfg,
+        version=sha256(raw["weights.safetensors"])[:12], vocab=vocab, audio_cfg=audio_cfg,
         text_cfg=text_cfg, text_input=text_input, data_modalities=mods,
         thresholds=_check_thresholds(thresholds, where),
-        calibration=_check_calibration(calibration, where), source="bundle", path=where,
+        calibration=check_calibration(calibration, where), source="bundle", path=where,
         depscreen_version=str(manifest.get("depscreen_version", "?")),
         sentence_encoder=features.get("sentence_encoder"),
         choice=_feature_choice(features, text_input, where),
