@@ -1,0 +1,5 @@
+"""`python -m depscreen.cli`."""
+
+from depscreen.cli import main
+
+main()

@@ -1,0 +1,65 @@
+"""The `depscreen` app: the Typer object, the consoles, and `main`, the entry point.
+
+Library code raises `DepscreenError`; here it becomes a one-line message and exit code 1
+(no traceback for a user's mistake); with DEPSCREEN_DEBUG=1 the traceback follows the message.
+`Interrupted` (and Ctrl-C) exit with status 130 and a hint to resume.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from depscreen import __version__
+from depscreen.errors import DepscreenError, Interrupted
+
+app = typer.Typer(
+    name="depscreen",
+    help=(
+        "Screen interview recordings for depression by fusing text and speech.\n\n"
+        "Flow: synth (optional) -> prepare -> train -> evaluate / reproduce -> export -> predict.\n"
+        "A screening research tool, not a diagnostic device."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console(stderr=True)
+out = Console()
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"depscreen {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """depscreen: text + speech depression screening (research use only)."""
+
+
+def main() -> None:
+    """Entry point: run the app, turning library errors into one-line messages."""
+    try:
+        app()
+    except Interrupted:
+        console.print("interrupted; re-run the same command to resume")
+        sys.exit(130)
+    except DepscreenError as e:
+        console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+        if os.environ.get("DEPSCREEN_DEBUG"):
+            raise
+        sys.exit(1)
+    except KeyboardInterrupt:
+        console.print("interrupted; re-run the same command to resume")
+        sys.exit(130)
+

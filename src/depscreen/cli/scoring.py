@@ -1,0 +1,167 @@
+"""`depscreen export` and `depscreen predict`: bundles and scoring new interviews."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from depscreen.cli.app import app, console, out
+from depscreen.cli.data import MaxAudioMB
+from depscreen.errors import DepscreenError
+
+
+# ----------------------------------------------------------------------------- export
+@app.command("export")
+def export(
+    run: Annotated[Path, typer.Argument(help="A finished run folder from `depscreen train`.")],
+    out_file: Annotated[Path, typer.Option("--out", help="The bundle file to write (.dsb).")],
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an existing file at --out.")
+    ] = False,
+) -> None:
+    """Package a trained run as a portable bundle: safetensors weights, JSON config, vocabulary,
+    feature config, dev calibration and thresholds, and a checksum manifest.
+
+    Loading a bundle never unpickles or executes anything from it, and refuses a file whose
+    checksums, format version or feature config do not match.
+    """
+    from depscreen.inference.bundle import export_bundle
+
+    loaded = export_bundle(run, out_file, force=force)
+    size = out_file.stat().st_size
+    out.print(
+        f"{out_file}: {loaded.name} (version {loaded.version}), {size / 1024:.0f} KiB; "
+        f"thresholds from dev: participant {loaded.thresholds['participant']:.2f}, "
+        f"utterance {loaded.thresholds['utterance']:.2f}",
+        highlight=False,
+    )
+
+
+# ----------------------------------------------------------------------------- predict
+@app.command()
+def predict(
+    folder: Annotated[
+        Path | None,
+        typer.Argument(help="Batch mode: a folder of interviews (audio files, each with an "
+                       "optional {ID}_TRANSCRIPT.csv or {stem}.csv beside it)."),
+    ] = None,
+    model: Annotated[
+        Path, typer.Option("--model", help="A run folder from `depscreen train`, or a .dsb "
+                           "bundle from `depscreen export`.")
+    ] = ...,  # type: ignore[assignment]
+    audio: Annotated[
+        str | None, typer.Option("--audio", help="The interview recording (WAV; other rates "
+                                 "and stereo are converted).")
+    ] = None,
+    transcript: Annotated[
+        Path | None,
+        typer.Option("--transcript", help="DAIC-WOZ-style transcript (start_time, stop_time, "
+                     "\\[speaker,] value); only Participant lines are scored."),
+    ] = None,
+    text: Annotated[
+        str | None, typer.Option("--text", help="The participant's words, inline.")
+    ] = None,
+    asr: Annotated[
+        bool,
+        typer.Option("--asr", help="No transcript: transcribe the audio offline with "
+                     "PocketSphinx to get the text channel."),
+    ] = False,
+    manifest: Annotated[
+        Path | None,
+        typer.Option("--manifest", help="Batch mode: CSV with columns audio, transcript, text "
+                     "(paths relative to it) and optionally session_id."),
+    ] = None,
+    out_file: Annotated[
+        Path | None,
+        typer.Option("--out", help="Also write the JSON (batch mode: the CSV) to this file."),
+    ] = None,
+    include_text: Annotated[
+        bool, typer.Option("--include-text", help="Put each utterance's words in the timeline.")
+    ] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", help="Log details, including transcript text.")
+    ] = False,
+    max_audio_mb: MaxAudioMB = 4096.0,
+) -> None:
+    """Score new interviews: the calibrated probability of depression, the decision at the
+    threshold chosen on dev, per-modality probabilities and a per-utterance timeline (JSON).
+
+    Audio-only or text-only input works with decision-fusion and with single-modal models of
+    that modality. Without a transcript the whole recording is scored as the participant's
+    speech: separating interviewer from participant in a single-channel recording is out of
+    scope, so give a transcript with a speaker column for interviews. Batch mode (a FOLDER or
+    --manifest) writes one CSV row per session; sessions that fail get an error column and
+    the exit status is 1. A screening research tool, not a diagnostic device.
+    """
+    import logging
+
+    from depscreen import CAVEAT
+    from depscreen.inference.bundle import load_model
+    from depscreen.inference.predict import (
+        batch_csv,
+        check_inputs,
+        find_interviews,
+        predict_batch,
+        predict_interview,
+        read_manifest,
+    )
+    from depscreen.utils.atomic import atomic_write_text
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    inf_log = logging.getLogger("depscreen.inference")
+    inf_log.handlers[:] = [handler]
+    inf_log.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    inf_log.propagate = False
+
+    batch = folder is not None or manifest is not None
+    if folder is not None and manifest is not None:
+        raise DepscreenError("give a FOLDER or --manifest, not both")
+    if batch and (audio is not None or transcript is not None or text is not None):
+        raise DepscreenError("batch mode (FOLDER or --manifest) takes no --audio, --transcript "
+                             "or --text")
+    if max_audio_mb <= 0:
+        raise DepscreenError("--max-audio-mb must be positive")
+    max_bytes = int(max_audio_mb * 1024**2)
+    if batch:
+        items = read_manifest(manifest) if manifest is not None else find_interviews(folder)
+    else:
+        check_inputs(audio, transcript, text, asr)
+    loaded = load_model(model)
+
+    if not batch:
+        result = predict_interview(
+            loaded, audio=audio, transcript=transcript, text=text, asr=asr,
+            max_audio_bytes=max_bytes, include_text=include_text, verbose=verbose,
+        )
+        payload = json.dumps(result, indent=2, ensure_ascii=False) + "\n"
+        if out_file is not None:
+            atomic_write_text(out_file, payload)
+        for w in result["warnings"]:
+            console.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
+        print(payload, end="")
+        return
+
+    def done(item, row) -> None:
+        state = f"error: {row['error']}" if row["error"] else f"{row['probability']:.3f}"
+        console.print(f"{item.session_id}: {state}", highlight=False, soft_wrap=True)
+
+    rows = predict_batch(loaded, items, asr=asr, max_audio_bytes=max_bytes, verbose=verbose,
+                         on_done=done)
+    text_out = batch_csv(rows)
+    if out_file is not None:
+        atomic_write_text(out_file, text_out)
+    else:
+        print(text_out, end="")
+    failed = sum(1 for r in rows if r["error"])
+    console.print(f"{len(rows) - failed} of {len(rows)} sessions scored"
+                  + (f" -> {out_file}" if out_file is not None else "") + f". {CAVEAT}",
+                  highlight=False, soft_wrap=True)
+    if failed:
+        console.print(f"[bold red]error:[/] {failed} session(s) could not be scored (see the "
+                      "error column)", highlight=False)
+        sys.exit(1)

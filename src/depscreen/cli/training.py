@@ -1,0 +1,309 @@
+"""`depscreen train`, `evaluate` and `reproduce`: runs, their scores, and Table I."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from depscreen.cli.app import app, console, out
+from depscreen.errors import ConfigError, DepscreenError
+
+
+# ----------------------------------------------------------------------------- train
+def _json_object(text: str | None, flag: str) -> dict:
+    if text is None:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"{flag} is not valid JSON ({e.msg} at character {e.pos})") from None
+    if not isinstance(value, dict):
+        raise ConfigError(f"{flag} must be a JSON object, got {type(value).__name__}")
+    return value
+
+
+SpeechFeatures = Annotated[
+    str | None,
+    typer.Option("--speech-features", help="What speech frames are: logmel (the paper's), "
+                 "egemaps (openSMILE eGeMAPSv02 descriptors) or ssl:PATH (a frozen "
+                 "wav2vec 2.0 / HuBERT / WavLM / data2vec-audio folder, offline). "
+                 "Default: what the model reads (logmel; egemaps for egemaps-lr)."),
+]
+TextFeatures = Annotated[
+    str | None,
+    typer.Option("--text-features", help="What text is: tokens (word ids, the paper's), "
+                 "minilm (the bundled sentence encoder) or hf:PATH (a local sentence-"
+                 "transformers / Hugging Face encoder, mean-pooled). Default: what the "
+                 "model reads."),
+]
+SSLLayer = Annotated[
+    int | None,
+    typer.Option("--ssl-layer", help="ssl:PATH only: which hidden layer (0 = the CNN "
+                 "features, -1 = the last); default the middle one."),
+]
+FeatureNorm = Annotated[
+    str | None,
+    typer.Option("--feature-norm", help="Standardise speech frames per session (the "
+                 "paper's), per speaker (pooled over the speaker's sessions) or none. "
+                 "Default: what the model expects (none for egemaps-lr)."),
+]
+
+
+@app.command()
+def train(
+    prepared: Annotated[
+        Path, typer.Option("--prepared", help="A folder written by `depscreen prepare`.")
+    ],
+    model: Annotated[
+        str,
+        typer.Option(
+            "--model",
+            help="Registered model: bilstm-text, lstm-cnn-text, lstm-speech, cnn-speech, "
+            "lstm-cnn-speech, bilstm-cnn-fusion, decision-fusion (the paper's); egemaps-lr, "
+            "tfidf-lr, embedding-lr, stacked-fusion (classical baselines).",
+        ),
+    ],
+    out_dir: Annotated[Path, typer.Option("--out", help="Run folder to write.")],
+    profile: Annotated[
+        str,
+        typer.Option(
+            "--profile",
+            help="paper: batch 30 (50 for fusion), 300 epochs, Adam, as published; "
+            "fast: a few epochs with early stopping on dev; small: for a few hundred "
+            "speakers (40 epochs, patience 8, SpecAugment, weight decay 1e-4).",
+        ),
+    ] = "fast",
+    seed: Annotated[int, typer.Option("--seed", help="One seed for everything random.")] = 0,
+    resume: Annotated[
+        bool,
+        typer.Option("--resume", help="Continue an interrupted run from its last checkpoint."),
+    ] = False,
+    epochs: Annotated[
+        int | None, typer.Option("--epochs", help="Override the profile's maximum epochs.")
+    ] = None,
+    batch_size: Annotated[
+        int | None, typer.Option("--batch-size", help="Override the profile's batch size.")
+    ] = None,
+    lr: Annotated[float | None, typer.Option("--lr", help="Override the learning rate.")] = None,
+    imbalance: Annotated[
+        str,
+        typer.Option("--imbalance", help="balanced-sampling, class-weights or none."),
+    ] = "balanced-sampling",
+    text_input: Annotated[
+        str,
+        typer.Option("--text-input", help="tokens (vocabulary from train) or embedding "
+                     "(offline all-MiniLM-L6-v2 sentence embeddings)."),
+    ] = "tokens",
+    speech_features: SpeechFeatures = None,
+    text_features: TextFeatures = None,
+    ssl_layer: SSLLayer = None,
+    feature_norm: FeatureNorm = None,
+    spec_augment: Annotated[
+        bool | None, typer.Option("--spec-augment/--no-spec-augment", help="Mask random time "
+                                  "stretches and feature dimensions of speech frames while "
+                                  "training (SpecAugment). Default: the profile's (on for "
+                                  "small).")
+    ] = None,
+    weight_decay: Annotated[
+        float | None, typer.Option("--weight-decay", help="L2 weight decay of the optimiser "
+                                   "(default: the profile's, 1e-4 for small, else 0).")
+    ] = None,
+    patience: Annotated[
+        int | None, typer.Option("--patience", help="Stop after this many epochs without "
+                                 "a better dev score (default: the profile's).")
+    ] = None,
+    model_config: Annotated[
+        str | None, typer.Option("--model-config", help="JSON object of model config "
+                                 "overrides, e.g. '{\"pooling\": \"mean\"}' (see the model's "
+                                 "config class; an unknown key is an error).")
+    ] = None,
+    accelerator: Annotated[
+        str, typer.Option("--accelerator", help="cpu (default), gpu/cuda, or auto.")
+    ] = "cpu",
+    devices: Annotated[
+        int, typer.Option("--devices", help="Devices per node; >1 trains with DDP.")
+    ] = 1,
+    num_nodes: Annotated[int, typer.Option("--num-nodes", help="Nodes for multi-node DDP.")] = 1,
+    strategy: Annotated[
+        str, typer.Option("--strategy", help="Lightning strategy (auto picks DDP for >1 device).")
+    ] = "auto",
+    cache_dir: Annotated[
+        Path | None,
+        typer.Option("--cache-dir", help="Feature cache (default: PREPARED/features)."),
+    ] = None,
+    limit_train_batches: Annotated[
+        int | None, typer.Option("--limit-train-batches", hidden=True)
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+) -> None:
+    """Train one model on the train split, select it on dev, write a self-describing run folder.
+
+    The test split is never read. Per-epoch checkpoints make an interrupted run resumable
+    (--resume) to the same final weights.
+    """
+    from depscreen.training.config import TrainConfig
+    from depscreen.training.run import train as run_train
+
+    if devices > 1 and strategy == "auto":
+        strategy = "ddp"
+    cfg = TrainConfig(
+        model=model, profile=profile, seed=seed, max_epochs=epochs, batch_size=batch_size, lr=lr,
+        imbalance=imbalance, text_input=text_input, accelerator=accelerator, devices=devices,
+        speech_features=speech_features, text_features=text_features, ssl_layer=ssl_layer,
+        feature_norm=feature_norm, spec_augment=spec_augment, weight_decay=weight_decay,
+        patience=patience, model_config=_json_object(model_config, "--model-config"),
+        num_nodes=num_nodes, strategy=strategy, limit_train_batches=limit_train_batches,
+    )
+    result = run_train(prepared, cfg, out_dir, resume=resume, cache_dir=cache_dir,
+                       progress=not quiet)
+    if not result.written:  # a DDP process of rank > 0: rank 0 reports
+        return
+    if result.skipped:
+        console.print(f"{out_dir}: already finished, nothing to do")
+    dev = ", ".join(f"{k}={v:.3f}" for k, v in result.dev_metrics.items())
+    out.print(f"{model}: best epoch {result.best_epoch}; dev {dev}", highlight=False)
+    out.print(f"run folder: {result.out}")
+
+
+# ----------------------------------------------------------------------------- evaluate
+ThresholdRule = Annotated[
+    str,
+    typer.Option("--threshold-rule", help="How the dev predictions fix the decision "
+                 "thresholds: balanced-logistic (where a class-balanced logistic fit on dev "
+                 "crosses 1/2; steadier on small dev splits) or max-ua (the threshold with "
+                 "the best dev UA)."),
+]
+
+
+def _check_threshold_rule(rule: str) -> None:
+    from depscreen.evaluation.threshold import THRESHOLD_RULES
+
+    if rule not in THRESHOLD_RULES:
+        raise DepscreenError(f"--threshold-rule must be one of {', '.join(THRESHOLD_RULES)}, "
+                             f"got {rule!r}")
+
+
+@app.command()
+def evaluate(
+    run: Annotated[Path, typer.Argument(help="A finished run folder from `depscreen train`.")],
+    split: Annotated[str, typer.Option("--split", help="dev or test.")] = "test",
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", help="Where to write metrics.json, predictions and figures "
+                     "(default: RUN/eval-SPLIT)."),
+    ] = None,
+    aggregation: Annotated[
+        str,
+        typer.Option("--aggregation", help="Utterance -> participant: mean of probabilities "
+                     "or majority vote."),
+    ] = "mean",
+    threshold_rule: ThresholdRule = "balanced-logistic",
+) -> None:
+    """Score a trained run at utterance level and participant level.
+
+    Decision thresholds are chosen on the run's dev predictions, never on the split scored.
+    Writes metrics.json (keys utterance and participant), predictions.csv (one row per
+    participant), utterance_predictions.csv and a confusion-matrix PNG per level.
+    """
+    from depscreen.evaluation.evaluate import LEVELS, evaluate_run
+
+    _check_threshold_rule(threshold_rule)
+    target = out_dir or run / f"eval-{split}"
+    ev = evaluate_run(run, split=split, out=target, aggregation=aggregation,
+                      threshold_rule=threshold_rule)
+    for level in LEVELS:
+        m = ev.metrics[level]
+        out.print(
+            f"{level:11s} n={m['n']:5d}  F1 {m['f1_macro']:.3f}  F1(dep) {m['f1_depressed']:.3f}  "
+            f"WA {m['wa']:.3f}  UA {m['ua']:.3f}  (threshold {ev.metrics['thresholds'][level]:.2f}"
+            " from dev)",
+            highlight=False,
+        )
+    out.print(f"written to {target}")
+
+
+# ----------------------------------------------------------------------------- reproduce
+@app.command()
+def reproduce(
+    corpus: Annotated[
+        str,
+        typer.Option("--corpus", help="synthetic (default: the embedded corpus, generated once), "
+                     "daic-woz, edaic or manifest."),
+    ] = "synthetic",
+    root: Annotated[
+        Path | None,
+        typer.Option("--root", help="Corpus folder (default for synthetic: data/synthetic)."),
+    ] = None,
+    profile: Annotated[
+        str, typer.Option("--profile", help="fast (minutes on a CPU), paper (300 epochs) or "
+                          "small (for a few hundred speakers; see `train --help`).")
+    ] = "fast",
+    seeds: Annotated[int, typer.Option("--seeds", help="Seeds per model (mean ± std).")] = 3,
+    out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path(
+        "runs/reproduce"),
+    jobs: Annotated[
+        int | None, typer.Option("--jobs", help="Training runs in parallel (default: CPUs).")
+    ] = None,
+    models: Annotated[
+        str | None,
+        typer.Option("--models", help="Comma-separated subset of the Table I models."),
+    ] = None,
+    participants: Annotated[
+        int | None,
+        typer.Option("--participants", help="Synthetic corpus size when it is generated."),
+    ] = None,
+    epochs: Annotated[
+        int | None, typer.Option("--epochs", help="Override the profile's maximum epochs.")
+    ] = None,
+    aggregation: Annotated[
+        str, typer.Option("--aggregation", help="mean or majority (participant level).")
+    ] = "mean",
+    threshold_rule: ThresholdRule = "balanced-logistic",
+    cold_fusion: Annotated[
+        bool,
+        typer.Option("--cold-fusion", help="Train the fusion model from scratch instead of "
+                     "initialising its branches from the same seed's LSTM-CNN runs."),
+    ] = False,
+    baselines: Annotated[
+        bool, typer.Option("--baselines", help="Add the classical baselines' rows (egemaps-lr, "
+                           "tfidf-lr, embedding-lr, stacked-fusion) on the same splits and "
+                           "seeds.")
+    ] = False,
+    speech_features: SpeechFeatures = None,
+    text_features: TextFeatures = None,
+    ssl_layer: SSLLayer = None,
+    feature_norm: FeatureNorm = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress display.")] = False,
+) -> None:
+    """Reproduce the paper's Table I and Fig. 1: train, select on dev, score on test, report.
+
+    Writes table.csv, table.md, confusion_matrix.png, gender.csv and a self-contained
+    report.html under --out. Re-running skips finished runs.
+    """
+    from depscreen.reproduce import ReproduceConfig
+    from depscreen.reproduce import reproduce as run_reproduce
+    from depscreen.table_models import BASELINE_MODELS, TABLE_MODELS
+
+    _check_threshold_rule(threshold_rule)
+    if root is None:
+        if corpus != "synthetic":
+            raise DepscreenError(f"--root is required for --corpus {corpus}")
+        root = Path("data/synthetic")
+    cfg = ReproduceConfig(
+        corpus=corpus, root=root, out=out_dir, profile=profile, seeds=seeds, jobs=jobs,
+        models=([m.strip() for m in models.split(",")] if models else list(TABLE_MODELS))
+        + (list(BASELINE_MODELS) if baselines else []),
+        aggregation=aggregation, threshold_rule=threshold_rule,
+        synth={"participants": participants} if participants else {},
+        train_overrides={"max_epochs": epochs} if epochs else {},
+        warm_start_fusion=not cold_fusion,
+        representation={k: v for k, v in {
+            "speech_features": speech_features, "text_features": text_features,
+            "ssl_layer": ssl_layer, "feature_norm": feature_norm}.items() if v is not None},
+    )
+    run_reproduce(cfg, progress=not quiet, console=console)
+    out.print((out_dir / "table.md").read_text())
+    out.print(f"report: {out_dir / 'report.html'}")
