@@ -24,7 +24,7 @@ import pandas as pd
 
 from depscreen.evaluation.evaluate import dev_thresholds, score
 from depscreen.evaluation.report import df_markdown
-from depscreen.evaluation.threshold import THRESHOLD_RULES
+from depscreen.stats.threshold import THRESHOLD_RULES
 
 
 def _mean_std(values: list[float]) -> str:

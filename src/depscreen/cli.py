@@ -356,7 +356,7 @@ ThresholdRule = Annotated[
 
 
 def _check_threshold_rule(rule: str) -> None:
-    from depscreen.evaluation.threshold import THRESHOLD_RULES
+    from depscreen.stats.threshold import THRESHOLD_RULES
 
     if rule not in THRESHOLD_RULES:
         raise DepscreenError(f"--threshold-rule must be one of {', '.join(THRESHOLD_RULES)}, "

@@ -47,11 +47,11 @@ import numpy as np
 
 from depscreen import __version__
 from depscreen.errors import ConfigError, DepscreenError
-from depscreen.evaluation.platt import fit_platt, logit
 from depscreen.features.audio import LOGMEL_VERSION, LogMelConfig
 from depscreen.features.representations import FeatureChoice
 from depscreen.features.text import TextConfig, Vocabulary
 from depscreen.models import model_class
+from depscreen.stats.platt import fit_platt, logit
 from depscreen.utils.atomic import atomic_write_bytes
 from depscreen.utils.files import read_limited
 

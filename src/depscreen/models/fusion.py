@@ -27,8 +27,6 @@ from sklearn.metrics import balanced_accuracy_score
 from torch import Tensor, nn
 
 from depscreen.errors import ConfigError, CorpusError
-from depscreen.evaluation.aggregate import aggregate_participants
-from depscreen.evaluation.platt import class_weights, fit_platt
 from depscreen.models.base import (
     Batch,
     DepressionModel,
@@ -45,6 +43,8 @@ from depscreen.models.registry import (
     register_model,
     validate_config,
 )
+from depscreen.stats.aggregate import aggregate_participants
+from depscreen.stats.platt import class_weights, fit_platt
 
 # --------------------------------------------------------------------------------------------
 # Configs
