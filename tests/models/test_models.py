@@ -12,7 +12,8 @@ from safetensors.torch import load_file, save_file
 
 from depscreen.errors import ConfigError, CorpusError
 from depscreen.models import create_model, list_models, model_class
-from depscreen.models.fusion import BiLSTMCNNFusion, DecisionFusion
+from depscreen.models.decision_fusion import DecisionFusion
+from depscreen.models.feature_fusion import BiLSTMCNNFusion
 from depscreen.models.layers import (
     fill_frames,
     masked_max_pool,
