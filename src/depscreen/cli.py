@@ -385,7 +385,8 @@ def evaluate(
     Writes metrics.json (keys utterance and participant), predictions.csv (one row per
     participant), utterance_predictions.csv and a confusion-matrix PNG per level.
     """
-    from depscreen.evaluation.evaluate import LEVELS, evaluate_run
+    from depscreen.evaluation.evaluate import evaluate_run
+    from depscreen.stats.aggregate import LEVELS
 
     _check_threshold_rule(threshold_rule)
     target = out_dir or run / f"eval-{split}"

@@ -15,12 +15,10 @@ import pandas as pd
 
 from depscreen.corpora.prepare import load_prepared
 from depscreen.errors import DepscreenError
-from depscreen.stats.aggregate import aggregate_participants
+from depscreen.stats.aggregate import LEVELS, aggregate_participants
 from depscreen.stats.metrics import binary_metrics
 from depscreen.stats.threshold import DEFAULT_RULE, choose_threshold
 from depscreen.utils.atomic import atomic_write_text
-
-LEVELS = ("utterance", "participant")
 
 
 @dataclass

@@ -21,6 +21,7 @@ from depscreen.evaluation.figures import (
     curves_figure,
     probabilities_figure,
 )
+from depscreen.stats.aggregate import LEVELS
 from depscreen.stats.bootstrap import bootstrap_ci, counts_per_participant
 from depscreen.stats.metrics import binary_metrics
 from depscreen.table_models import FUSION_MODEL
@@ -28,7 +29,6 @@ from depscreen.table_models import ROW_MODELS as TABLE_MODELS
 from depscreen.utils.atomic import atomic_write_bytes, atomic_write_text
 from depscreen.utils.provenance import environment
 
-LEVELS = ("utterance", "participant")
 HEADLINE = ("f1_macro", "wa", "ua")
 
 
