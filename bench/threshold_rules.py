@@ -2,7 +2,7 @@
 
 For a finished `depscreen reproduce` folder, re-scores every run's test predictions with
 thresholds fixed on that run's dev predictions by each rule of
-`evaluation.threshold.THRESHOLD_RULES`, and prints per model the participant-level UA and F1
+`stats.threshold.THRESHOLD_RULES`, and prints per model the participant-level UA and F1
 (mean ± std over seeds) and the mean dev-chosen participant threshold. Nothing is retrained;
 the rules only read dev to choose.
 
@@ -24,7 +24,7 @@ import pandas as pd
 
 from depscreen.evaluation.evaluate import dev_thresholds, score
 from depscreen.evaluation.report import df_markdown
-from depscreen.evaluation.threshold import THRESHOLD_RULES
+from depscreen.stats.threshold import THRESHOLD_RULES
 
 
 def _mean_std(values: list[float]) -> str:

@@ -37,7 +37,7 @@ class ReproduceConfig:
     models: list[str] = field(default_factory=lambda: list(TABLE_MODELS))
     jobs: int | None = None  # parallel training processes (default: CPU count)
     aggregation: str = "mean"
-    threshold_rule: str = "balanced-logistic"  # evaluation.threshold.THRESHOLD_RULES
+    threshold_rule: str = "balanced-logistic"  # stats.threshold.THRESHOLD_RULES
     synth: dict = field(default_factory=dict)  # SynthConfig overrides for the embedded corpus
     train_overrides: dict = field(default_factory=dict)  # TrainConfig overrides (tests, tuning)
     # Representations for the paper's models (speech_features, text_features, ssl_layer,

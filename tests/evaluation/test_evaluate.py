@@ -18,8 +18,8 @@ import depscreen.evaluation.evaluate as evaluate_mod
 from depscreen.cli import app
 from depscreen.errors import DepscreenError
 from depscreen.evaluation.evaluate import evaluate_run
-from depscreen.evaluation.metrics import METRIC_KEYS
-from depscreen.evaluation.threshold import balanced_logistic_threshold
+from depscreen.stats.metrics import METRIC_KEYS
+from depscreen.stats.threshold import balanced_logistic_threshold
 
 PNG = b"\x89PNG\r\n\x1a\n"
 MODEL = "bilstm-text"  # the quickest model to score

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,7 +16,8 @@ from safetensors.torch import load_file, save_file
 
 from depscreen.errors import ConfigError, CorpusError
 from depscreen.models import create_model, list_models, model_class
-from depscreen.models.fusion import BiLSTMCNNFusion, DecisionFusion
+from depscreen.models.decision_fusion import DecisionFusion
+from depscreen.models.feature_fusion import BiLSTMCNNFusion
 from depscreen.models.layers import (
     fill_frames,
     masked_max_pool,
@@ -155,6 +160,35 @@ def test_unknown_model_lists_known_names() -> None:
         create_model("bilstm-cnn-fusoin")
     for name in list_models():
         assert name in str(err.value)
+
+
+BUILTIN_MODELS = [
+    "bilstm-cnn-fusion", "bilstm-text", "cnn-speech", "decision-fusion", "egemaps-lr",
+    "embedding-lr", "lstm-cnn-speech", "lstm-cnn-text", "lstm-speech", "stacked-fusion",
+    "tfidf-lr",
+]
+
+
+def test_registry_alone_lists_every_builtin_model() -> None:
+    """Importing the registry module imports the models package first, which registers them."""
+    code = "from depscreen.models.registry import list_models; print(list_models())"
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                         text=True).stdout
+    assert ast.literal_eval(out.strip()) == BUILTIN_MODELS == list_models()
+
+
+def test_model_modules_do_not_import_the_models_package() -> None:
+    """Each module imports what it needs from its sibling modules, never `depscreen.models`
+    itself (whose __init__ imports them all)."""
+    package_dir = Path(sys.modules["depscreen.models"].__file__).parent
+    for path in sorted(package_dir.glob("*.py")):
+        if path.name == "__init__.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                assert node.module != "depscreen.models", path.name
+            elif isinstance(node, ast.Import):
+                assert all(a.name != "depscreen.models" for a in node.names), path.name
 
 
 @pytest.mark.parametrize(

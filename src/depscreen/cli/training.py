@@ -179,7 +179,7 @@ ThresholdRule = Annotated[
 
 
 def _check_threshold_rule(rule: str) -> None:
-    from depscreen.evaluation.threshold import THRESHOLD_RULES
+    from depscreen.stats.threshold import THRESHOLD_RULES
 
     if rule not in THRESHOLD_RULES:
         raise DepscreenError(f"--threshold-rule must be one of {', '.join(THRESHOLD_RULES)}, "
@@ -208,7 +208,8 @@ def evaluate(
     Writes metrics.json (keys utterance and participant), predictions.csv (one row per
     participant), utterance_predictions.csv and a confusion-matrix PNG per level.
     """
-    from depscreen.evaluation.evaluate import LEVELS, evaluate_run
+    from depscreen.evaluation.evaluate import evaluate_run
+    from depscreen.stats.aggregate import LEVELS
 
     _check_threshold_rule(threshold_rule)
     target = out_dir or run / f"eval-{split}"

@@ -15,6 +15,8 @@ from depscreen.errors import CorpusWarning
 
 Split = Literal["train", "dev", "test"]
 SPLITS: tuple[str, ...] = ("train", "dev", "test")
+# The input modalities, in the order outputs list them; defined here only.
+MODALITIES: tuple[str, ...] = ("text", "speech")
 PHQ8_ITEMS: tuple[str, ...] = (
     "NoInterest",
     "Depressed",

@@ -15,13 +15,11 @@ import pandas as pd
 
 from depscreen.corpora.prepare import load_prepared
 from depscreen.errors import DepscreenError
-from depscreen.evaluation.aggregate import aggregate_participants
-from depscreen.evaluation.metrics import binary_metrics
-from depscreen.evaluation.threshold import DEFAULT_RULE, choose_threshold
+from depscreen.stats.aggregate import LEVELS, aggregate_participants
+from depscreen.stats.metrics import binary_metrics
+from depscreen.stats.threshold import DEFAULT_RULE, choose_threshold
 from depscreen.training.run_folder import RunFolder
 from depscreen.utils.atomic import atomic_write_text
-
-LEVELS = ("utterance", "participant")
 
 
 @dataclass

@@ -16,20 +16,20 @@ import numpy as np
 import pandas as pd
 
 from depscreen import CAVEAT, __version__
-from depscreen.evaluation.bootstrap import bootstrap_ci, counts_per_participant
 from depscreen.evaluation.figures import (
     confusion_matrix_figure,
     curves_figure,
     probabilities_figure,
 )
-from depscreen.evaluation.metrics import binary_metrics
+from depscreen.stats.aggregate import LEVELS
+from depscreen.stats.bootstrap import bootstrap_ci, counts_per_participant
+from depscreen.stats.metrics import binary_metrics
 from depscreen.table_models import FUSION_MODEL
 from depscreen.table_models import ROW_MODELS as TABLE_MODELS
 from depscreen.training.run_folder import RunFolder
 from depscreen.utils.atomic import atomic_write_bytes, atomic_write_text
 from depscreen.utils.provenance import environment
 
-LEVELS = ("utterance", "participant")
 HEADLINE = ("f1_macro", "wa", "ua")
 
 

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from depscreen.corpora.records import SPLITS, Corpus, Session, Utterance
+from depscreen.corpora.records import MODALITIES, SPLITS, Corpus, Session, Utterance
 from depscreen.errors import ConfigError, CorpusWarning
 from depscreen.features.audio import STD_FLOOR, LogMelConfig, normalise, utterance_windows
 from depscreen.features.cache import (
@@ -49,7 +49,6 @@ from depscreen.features.text import (
     tokenize,
 )
 
-MODALITIES = frozenset({"text", "speech"})
 TextInput = Literal["tokens", "embedding"]
 
 
@@ -246,7 +245,7 @@ def build_samples(
     if split not in SPLITS:
         raise ConfigError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
     mods = frozenset(modalities)
-    if not mods or not mods <= MODALITIES:
+    if not mods or not mods <= frozenset(MODALITIES):
         raise ConfigError(f"modalities must be a non-empty subset of {sorted(MODALITIES)}, "
                           f"got {sorted(mods)}")
     if text_input not in ("tokens", "embedding"):

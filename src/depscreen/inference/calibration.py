@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from depscreen.evaluation.platt import fit_platt, logit
 from depscreen.inference.archive import BundleError
+from depscreen.stats.platt import fit_platt, logit
 
 
 def apply_calibration(cal: dict, p):

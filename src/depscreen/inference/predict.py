@@ -42,7 +42,7 @@ from depscreen.audio import (
     split_ref,
     zip_ref,
 )
-from depscreen.corpora.records import Utterance
+from depscreen.corpora.records import MODALITIES, Utterance
 from depscreen.corpora.transcripts import (
     clean_text,
     decode_transcript,
@@ -72,7 +72,6 @@ MAX_TRANSCRIPT_BYTES = 64 * 1024**2
 # Below this peak level (-80 dBFS) a recording is treated as silent.
 SILENCE_PEAK = 1e-4
 BATCH_SIZE = 32
-MODALITIES = ("text", "speech")
 
 
 # ----------------------------------------------------------------------------- helpers

@@ -7,15 +7,21 @@
 Registered: `bilstm-text`, `lstm-cnn-text` (text); `lstm-speech`, `cnn-speech`,
 `lstm-cnn-speech` (speech); `bilstm-cnn-fusion` (the paper's feature-level fusion) and
 `decision-fusion` (calibrated late fusion); the classical baselines `egemaps-lr`, `tfidf-lr`,
-`embedding-lr` and `stacked-fusion` (models/classical.py, models/fusion.py). See each module
-for its batch keys and config.
+`embedding-lr` and `stacked-fusion` (models/classical.py, models/decision_fusion.py). See
+each module for its batch keys and config.
 """
 
 from depscreen.models.base import NUM_CLASSES, DepressionModel, ModelConfig
 from depscreen.models.registry import create_model, list_models, model_class, register_model
 
 # Imported for their @register_model side effect (after the registry exists).
-from depscreen.models import classical, fusion, speech, text  # noqa: E402, I001  isort: skip
+from depscreen.models import (  # noqa: E402, I001  isort: skip
+    classical,
+    decision_fusion,
+    feature_fusion,
+    speech,
+    text,
+)
 
 __all__ = [
     "NUM_CLASSES",
@@ -23,7 +29,8 @@ __all__ = [
     "DepressionModel",
     "ModelConfig",
     "create_model",
-    "fusion",
+    "decision_fusion",
+    "feature_fusion",
     "list_models",
     "model_class",
     "register_model",

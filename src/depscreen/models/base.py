@@ -21,11 +21,11 @@ from typing import Any, ClassVar, Literal, Self
 import torch
 from torch import Tensor, nn
 
+from depscreen.corpora.records import MODALITIES as MODALITIES  # re-exported
 from depscreen.errors import ConfigError
 
 NUM_CLASSES = 2  # healthy (0) / depressed (1)
 Batch = Mapping[str, Tensor]
-MODALITIES = frozenset({"text", "speech"})
 
 
 # --------------------------------------------------------------------------------------------

@@ -106,7 +106,7 @@ class ClassicalModel(DepressionModel):
         from sklearn.metrics import log_loss, roc_auc_score
         from sklearn.utils.class_weight import compute_sample_weight
 
-        from depscreen.evaluation.aggregate import aggregate_participants
+        from depscreen.stats.aggregate import aggregate_participants
 
         x_train, y_train = self._matrix(train_ds, batch_size), train_ds.labels
         keep = y_train >= 0

@@ -8,6 +8,9 @@
 
 A registered builder is a `DepressionModel` subclass; its `config_cls` validates the keyword
 config, so `create_model` raises `ConfigError` for an unknown name, key or value.
+
+The built-in models register themselves when `depscreen.models` imports their modules, and
+importing this module imports that package first, so they are always listed here.
 """
 
 from __future__ import annotations
@@ -38,21 +41,13 @@ def register_model(
     return decorate
 
 
-def _load_builtin() -> None:
-    # Importing the package registers the built-in models; doing it here means
-    # `from depscreen.models.registry import create_model` works on its own too.
-    import depscreen.models  # noqa: F401
-
-
 def list_models() -> list[str]:
     """The registered model names, sorted."""
-    _load_builtin()
     return sorted(_REGISTRY)
 
 
 def model_class(name: str) -> type[DepressionModel]:
     """The class registered as `name`; `ConfigError` listing the known names otherwise."""
-    _load_builtin()
     if name not in _REGISTRY:
         raise ConfigError(f"unknown model '{name}'; known models: {', '.join(sorted(_REGISTRY))}")
     return _REGISTRY[name]

@@ -34,7 +34,7 @@ from depscreen.models.registry import register_model
 
 
 @dataclasses.dataclass
-class TextConfig(ModelConfig):
+class TextModelConfig(ModelConfig):
     """Fields shared by the text models (see the module docstring for `text_input`)."""
 
     vocab_size: int = 5000  # pass the real vocabulary size; larger ids raise at forward
@@ -57,14 +57,14 @@ class TextConfig(ModelConfig):
 
 
 @dataclasses.dataclass
-class BiLSTMTextConfig(TextConfig):
+class BiLSTMTextConfig(TextModelConfig):
     """`bilstm-text`: how the Bi-LSTM outputs become one vector."""
 
     pooling: Literal["last", "max", "mean"] = "last"  # last = final fwd + bwd states
 
 
 @dataclasses.dataclass
-class LSTMCNNTextConfig(TextConfig):
+class LSTMCNNTextConfig(TextModelConfig):
     """`lstm-cnn-text`: a 1-D convolution per kernel size over the Bi-LSTM outputs."""
 
     conv_channels: int = 64  # per kernel size
@@ -81,7 +81,7 @@ class LSTMCNNTextConfig(TextConfig):
 class TextInput(nn.Module):
     """Batch -> a padded embedding sequence (B, L, embed_dim) and its lengths (B,)."""
 
-    def __init__(self, config: TextConfig, model_name: str):
+    def __init__(self, config: TextModelConfig, model_name: str):
         super().__init__()
         self.mode = config.text_input
         self.vocab_size = config.vocab_size
@@ -120,9 +120,9 @@ class _TextModel(DepressionModel):
     """Embedding (or sentence-embedding projection) followed by a Bi-LSTM."""
 
     modalities = frozenset({"text"})
-    config: TextConfig
+    config: TextModelConfig
 
-    def __init__(self, config: TextConfig):
+    def __init__(self, config: TextModelConfig):
         super().__init__(config)
         self.input = TextInput(config, self.model_name)
         self.dropout = nn.Dropout(config.dropout)

@@ -9,8 +9,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from depscreen.evaluation.aggregate import aggregate_participants
-from depscreen.evaluation.metrics import binary_metrics
+from depscreen.stats.aggregate import aggregate_participants
+from depscreen.stats.metrics import binary_metrics
 
 
 def epoch_seed(seed: int, epoch: int) -> int:

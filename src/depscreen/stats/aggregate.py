@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 
 AGGREGATIONS = ("mean", "majority")
+# The levels predictions are scored at: each utterance, and each participant (aggregated).
+LEVELS = ("utterance", "participant")
 
 
 def aggregate_participants(

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
 
-from depscreen.evaluation.bootstrap import (
+from depscreen.stats.bootstrap import (
     bootstrap_ci,
     counts_per_participant,
     metrics_from_counts,

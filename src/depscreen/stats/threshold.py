@@ -20,8 +20,8 @@ import math
 
 import numpy as np
 
-from depscreen.evaluation.bootstrap import metrics_from_counts
-from depscreen.evaluation.platt import fit_platt, logit
+from depscreen.stats.bootstrap import metrics_from_counts
+from depscreen.stats.platt import fit_platt, logit
 
 GRID = np.round(np.arange(0.05, 0.951, 0.01), 2)
 THRESHOLD_RULES = ("balanced-logistic", "max-ua")

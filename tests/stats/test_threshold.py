@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from depscreen.evaluation.threshold import choose_threshold
+from depscreen.stats.threshold import choose_threshold
 
 
 def test_separable_dev_set_ties_go_nearest_half() -> None:

@@ -7,8 +7,8 @@ import warnings
 import numpy as np
 import pytest
 
-from depscreen.evaluation.aggregate import aggregate_participants
-from depscreen.evaluation.metrics import METRIC_KEYS, binary_metrics
+from depscreen.stats.aggregate import aggregate_participants
+from depscreen.stats.metrics import METRIC_KEYS, binary_metrics
 
 
 def _quiet(y, p) -> dict:
