@@ -38,7 +38,8 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from depscreen.features.pretrained import HFTextEncoder, SSLSpeechRepresentation  # noqa: E402
+from depscreen.features.hf_text import HFTextEncoder  # noqa: E402
+from depscreen.features.ssl_speech import SSLSpeechRepresentation  # noqa: E402
 
 SR = 16000
 OUT = Path(__file__).resolve().parent / "results_pretrained.md"

@@ -15,12 +15,9 @@ import numpy as np
 import pytest
 
 from depscreen.errors import ConfigError, FeatureError
-from depscreen.features.pretrained import (
-    SSL_MODEL_TYPES,
-    HFTextEncoder,
-    SSLSpeechRepresentation,
-    weights_sha256,
-)
+from depscreen.features.hf_text import HFTextEncoder
+from depscreen.features.pretrained import weights_sha256
+from depscreen.features.ssl_speech import SSL_MODEL_TYPES, SSLSpeechRepresentation
 
 from .pretrained_fixtures import make_tiny_ssl, make_tiny_text_encoder
 

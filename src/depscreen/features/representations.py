@@ -156,7 +156,7 @@ def _opensmile_version() -> str:
 
 
 def _ssl(cfg: LogMelConfig, arg: str, options: dict) -> SpeechRepresentation:
-    from depscreen.features.pretrained import SSLSpeechRepresentation
+    from depscreen.features.ssl_speech import SSLSpeechRepresentation
 
     rep = SSLSpeechRepresentation(arg, layer=options.get("ssl_layer"),
                                   device=options.get("device", "cpu"))
@@ -229,7 +229,7 @@ def text_encoder(text_features: str, batch_size: int = 64, device: str = "cpu"):
         from depscreen.features.text import SentenceEncoder
 
         return SentenceEncoder(batch_size=batch_size, device=device)
-    from depscreen.features.pretrained import HFTextEncoder
+    from depscreen.features.hf_text import HFTextEncoder
 
     return HFTextEncoder(arg, batch_size=batch_size, device=device)
 
