@@ -20,8 +20,8 @@ from depscreen.errors import ConfigError
 from depscreen.evaluation.evaluate import evaluate_run, predict_split
 from depscreen.features.audio import LogMelConfig
 from depscreen.features.cache import extract_corpus, logmel_dir
+from depscreen.features.egemaps import EGEMAPS_DIM
 from depscreen.features.representations import (
-    EGEMAPS_DIM,
     FeatureChoice,
     LogMelRepresentation,
     speech_representation,

@@ -26,6 +26,7 @@ from depscreen.features.pretrained import (
     torch_device,
     weights_sha256,
 )
+from depscreen.features.representations import register_text
 
 
 class HFTextEncoder:
@@ -161,3 +162,8 @@ class HFTextEncoder:
                 pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
                 out[idx] = F.normalize(pooled, p=2, dim=1).cpu().numpy()
         return out
+
+
+@register_text("hf", takes_path=True)
+def _hf(path: str, batch_size: int, device: str) -> HFTextEncoder:
+    return HFTextEncoder(path, batch_size=batch_size, device=device)

@@ -2,21 +2,22 @@
 
 Speech (`--speech-features`), each turning a window of mono audio into frames (T, dim):
 
-    logmel     the paper's log-Mel spectrogram (`features/audio.py`), the default
-    egemaps    openSMILE's eGeMAPSv02 low-level descriptors (25 per 10 ms frame)
-    ssl:PATH   a frozen self-supervised encoder's hidden layer (`features/pretrained.py`)
+    logmel     the paper's log-Mel spectrogram (`features/audio.py`), the default; here
+    egemaps    openSMILE's eGeMAPSv02 low-level descriptors (`features/egemaps.py`)
+    ssl:PATH   a frozen self-supervised encoder's hidden layer (`features/ssl_speech.py`)
 
 Text (`--text-features`):
 
-    tokens     word ids from the training vocabulary (learned embeddings), the default
-    minilm     the bundled all-MiniLM-L6-v2 sentence embedding of each utterance
-    hf:PATH    any local sentence-transformers / Hugging Face encoder, mean-pooled
+    tokens     word ids from the training vocabulary (learned embeddings), the default; here
+    minilm     the bundled all-MiniLM-L6-v2 sentence embedding (`features/text.py`)
+    hf:PATH    any local sentence-transformers / Hugging Face encoder (`features/hf_text.py`)
 
 Every speech representation answers the same questions (`kind`, `dim`, `config()`, `key()`,
 `frames_many()`, `parallel`), so the feature cache, the sample builder and `predict` never
-ask which one they hold; adding a fourth is one class here plus one line in `_SPEECH`.
-A run folder records `speech_spec(...)` / the text spec; `speech_representation` rebuilds
-the same representation from it.
+ask which one they hold. Adding one is a new module with a builder decorated
+`@register_speech("name")` (or `@register_text`), plus its import in `features/__init__.py`
+(README, "Design"). A run folder records the spec (`FeatureChoice`); `speech_representation`
+rebuilds the same representation from it.
 """
 
 from __future__ import annotations
@@ -29,18 +30,17 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from depscreen.errors import ConfigError, FeatureError
+from depscreen.errors import ConfigError
 from depscreen.features.audio import LogMelConfig, logmel
 
-SPEECH_FEATURES = ("logmel", "egemaps", "ssl:PATH")
-TEXT_FEATURES = ("tokens", "minilm", "hf:PATH")
 # How frames are standardised before a model sees them (see features/dataset.py):
 # session: per session (the paper set-up); speaker: pooled over a speaker's sessions;
 # none: raw values (models that standardise themselves, e.g. the classical baselines).
 FEATURE_NORMS = ("session", "speaker", "none")
 
 
-def _sha(payload: object) -> str:
+def sha_key(payload: object) -> str:
+    """A short stable hash of a JSON-able payload (cache keys)."""
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -87,104 +87,72 @@ class LogMelRepresentation:
         return [logmel(w, self.cfg) for w in waves]
 
 
-# openSMILE's eGeMAPSv02 LLDs: 25 descriptors every 10 ms (F0, jitter, shimmer, loudness,
-# formants, spectral slopes, MFCC 1-4 ...). Bump when the stored meaning changes.
-EGEMAPS_VERSION = 1
-EGEMAPS_DIM = 25
+@dataclass(frozen=True)
+class _Entry:
+    builder: Callable[..., Any]
+    takes_path: bool  # spelled "name:PATH"
 
 
-class EGeMAPSRepresentation:
-    """openSMILE eGeMAPSv02 low-level descriptors, (T, 25) float32 at a 10 ms hop.
-
-    The `opensmile` wheel bundles SMILExtract; the Smile object is made lazily, once per
-    process, so forked cache workers each build their own.
-    """
-
-    kind = "egemaps"
-    parallel = True
-    dim = EGEMAPS_DIM
-
-    def __init__(self, cfg: LogMelConfig):
-        self.sample_rate = cfg.sample_rate
-        self._smile = None
-
-    def __getstate__(self) -> dict:  # cache workers build their own Smile
-        return {**self.__dict__, "_smile": None}
-
-    def config(self) -> dict:
-        return {"kind": self.kind, "feature_set": "eGeMAPSv02", "level": "lld",
-                "opensmile": _opensmile_version(), "version": EGEMAPS_VERSION,
-                "sample_rate": self.sample_rate}
-
-    def key(self) -> str:
-        return _sha(self.config())
-
-    def smile(self):
-        if self._smile is None:
-            try:
-                import opensmile
-            except ImportError as e:  # an optional extra (its licence is not MIT)
-                raise FeatureError("--speech-features egemaps needs the opensmile package: "
-                                   "pip install 'depscreen[egemaps]'") from e
-            self._smile = opensmile.Smile(
-                feature_set=opensmile.FeatureSet.eGeMAPSv02,
-                feature_level=opensmile.FeatureLevel.LowLevelDescriptors,
-            )
-        return self._smile
-
-    def frames(self, wave: np.ndarray) -> np.ndarray:
-        smile = self.smile()
-        x = np.ascontiguousarray(wave, dtype=np.float32)
-        if x.size < self.sample_rate // 10:  # openSMILE gives no frame below its 60 ms window
-            x = np.pad(x, (0, self.sample_rate // 10 - x.size))
-        out = smile.process_signal(x, self.sample_rate).to_numpy(dtype=np.float32)
-        if out.ndim != 2 or out.shape[1] != self.dim:
-            raise FeatureError(f"openSMILE returned shape {out.shape}, expected (T, {self.dim})")
-        return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
-
-    def frames_many(self, waves: Sequence[np.ndarray]) -> list[np.ndarray]:
-        return [self.frames(w) for w in waves]
+# name -> entry, in registration order (the order `--help` lists them in).
+_SPEECH: dict[str, _Entry] = {}
+_TEXT: dict[str, _Entry] = {}
 
 
-def _opensmile_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
+def _register(table: dict[str, _Entry], name: str, takes_path: bool) -> Callable:
+    def decorate(builder: Callable) -> Callable:
+        if name in table and table[name].builder is not builder:
+            raise ValueError(f"representation '{name}' is already registered")
+        table[name] = _Entry(builder, takes_path)
+        return builder
 
-    try:
-        return version("opensmile")
-    except PackageNotFoundError:
-        return "missing"
-
-
-def _ssl(cfg: LogMelConfig, arg: str, options: dict) -> SpeechRepresentation:
-    from depscreen.features.ssl_speech import SSLSpeechRepresentation
-
-    rep = SSLSpeechRepresentation(arg, layer=options.get("ssl_layer"),
-                                  device=options.get("device", "cpu"))
-    if rep.sample_rate != cfg.sample_rate:
-        raise ConfigError(f"the encoder at {arg} expects {rep.sample_rate} Hz audio; the audio "
-                          f"config decodes at {cfg.sample_rate} Hz")
-    return rep
+    return decorate
 
 
-# name -> builder(audio config, argument after "name:", options); one line per representation.
-_SPEECH: dict[str, Callable[[LogMelConfig, str, dict], SpeechRepresentation]] = {
-    "logmel": lambda cfg, arg, opts: LogMelRepresentation(cfg),
-    "egemaps": lambda cfg, arg, opts: EGeMAPSRepresentation(cfg),
-    "ssl": _ssl,
-}
-_TEXT = ("tokens", "minilm", "hf")
-_NEEDS_ARG = {"ssl", "hf"}  # the rest take no argument
+def register_speech(name: str, takes_path: bool = False) -> Callable:
+    """Registers `builder(audio_cfg: LogMelConfig, path: str, options: dict) ->
+    SpeechRepresentation` as `--speech-features name` (or `name:PATH` with `takes_path`).
+    `options` may hold `ssl_layer` and `device`."""
+    return _register(_SPEECH, name, takes_path)
 
 
-def split_spec(spec: str, known: dict | tuple, flag: str) -> tuple[str, str]:
+def register_text(name: str, takes_path: bool = False) -> Callable:
+    """Registers `builder(path: str, batch_size: int, device: str) -> TextEncoder | None` as
+    `--text-features name` (None: token ids, no encoder)."""
+    return _register(_TEXT, name, takes_path)
+
+
+def _names(table: dict[str, _Entry]) -> tuple[str, ...]:
+    return tuple(f"{n}:PATH" if e.takes_path else n for n, e in table.items())
+
+
+def speech_feature_names() -> tuple[str, ...]:
+    """("logmel", "egemaps", "ssl:PATH", ...): what `--speech-features` accepts."""
+    return _names(_SPEECH)
+
+
+def text_feature_names() -> tuple[str, ...]:
+    return _names(_TEXT)
+
+
+@register_speech("logmel")
+def _logmel(cfg: LogMelConfig, path: str, options: dict) -> SpeechRepresentation:
+    return LogMelRepresentation(cfg)
+
+
+@register_text("tokens")
+def _tokens(path: str, batch_size: int, device: str) -> None:
+    return None
+
+
+def split_spec(spec: str, known: dict[str, _Entry], flag: str) -> tuple[str, str]:
     """"ssl:/models/wavlm" -> ("ssl", "/models/wavlm"); a ConfigError for an unknown name."""
     name, _, arg = str(spec).partition(":")
     if name not in known:
-        choices = ", ".join(SPEECH_FEATURES if flag == "--speech-features" else TEXT_FEATURES)
-        raise ConfigError(f"{flag} {spec!r} is unknown; choose one of {choices}")
-    if name in _NEEDS_ARG and not arg:
+        raise ConfigError(f"{flag} {spec!r} is unknown; choose one of "
+                          f"{', '.join(_names(known))}")
+    if known[name].takes_path and not arg:
         raise ConfigError(f"{flag} {name} needs a folder: {name}:PATH")
-    if name not in _NEEDS_ARG and arg:
+    if not known[name].takes_path and arg:
         raise ConfigError(f"{flag} {name} takes no argument, got {spec!r}")
     return name, arg
 
@@ -200,7 +168,7 @@ def check_text_spec(spec: str) -> None:
 def speech_representation(spec: str, cfg: LogMelConfig, **options: Any) -> SpeechRepresentation:
     """The representation named by `spec` ("logmel", "egemaps", "ssl:PATH")."""
     name, arg = split_spec(spec, _SPEECH, "--speech-features")
-    return _SPEECH[name](cfg, arg, options)
+    return _SPEECH[name].builder(cfg, arg, options)
 
 
 def cache_folder_name(rep: SpeechRepresentation, cfg: LogMelConfig) -> str:
@@ -212,7 +180,7 @@ def cache_folder_name(rep: SpeechRepresentation, cfg: LogMelConfig) -> str:
     if isinstance(rep, LogMelRepresentation):
         return f"logmel-{cfg.key()}"
     windowing = {k: getattr(cfg, k) for k in ("sample_rate", "max_seconds", "min_seconds")}
-    return f"{rep.kind}-{_sha([rep.key(), windowing])}"
+    return f"{rep.kind}-{sha_key([rep.key(), windowing])}"
 
 
 def text_input_for(text_features: str) -> str:
@@ -223,15 +191,7 @@ def text_input_for(text_features: str) -> str:
 def text_encoder(text_features: str, batch_size: int = 64, device: str = "cpu"):
     """The sentence encoder for `text_features` (None for "tokens")."""
     name, arg = split_spec(text_features, _TEXT, "--text-features")
-    if name == "tokens":
-        return None
-    if name == "minilm":
-        from depscreen.features.text import SentenceEncoder
-
-        return SentenceEncoder(batch_size=batch_size, device=device)
-    from depscreen.features.hf_text import HFTextEncoder
-
-    return HFTextEncoder(arg, batch_size=batch_size, device=device)
+    return _TEXT[name].builder(arg, batch_size, device)
 
 
 @dataclass(frozen=True)

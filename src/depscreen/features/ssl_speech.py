@@ -46,6 +46,7 @@ from pathlib import Path
 import numpy as np
 
 from depscreen.errors import ConfigError, FeatureError
+from depscreen.features.audio import LogMelConfig
 from depscreen.features.pretrained import (
     auto_model,
     files_sha256,
@@ -56,6 +57,7 @@ from depscreen.features.pretrained import (
     torch_device,
     weights_sha256,
 )
+from depscreen.features.representations import register_speech
 
 # Bump when the frames computed from the same model and settings change.
 FEATURE_VERSION = 1
@@ -362,3 +364,13 @@ class SSLSpeechRepresentation:
     def frames(self, wave: np.ndarray) -> np.ndarray:
         """(T, dim) float32 frames of one mono recording at `sample_rate`."""
         return self.frames_many([wave])[0]
+
+
+@register_speech("ssl", takes_path=True)
+def _ssl(cfg: LogMelConfig, arg: str, options: dict) -> SSLSpeechRepresentation:
+    rep = SSLSpeechRepresentation(arg, layer=options.get("ssl_layer"),
+                                  device=options.get("device", "cpu"))
+    if rep.sample_rate != cfg.sample_rate:
+        raise ConfigError(f"the encoder at {arg} expects {rep.sample_rate} Hz audio; the audio "
+                          f"config decodes at {cfg.sample_rate} Hz")
+    return rep

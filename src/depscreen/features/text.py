@@ -21,6 +21,7 @@ import numpy as np
 
 from depscreen.corpora.records import Corpus
 from depscreen.errors import ConfigError, FeatureError
+from depscreen.features.representations import register_text
 from depscreen.utils.atomic import atomic_write_text
 
 PAD_ID = 0
@@ -209,3 +210,8 @@ class SentenceEncoder:
             raise FeatureError(f"sentence encoder returned shape {emb.shape}, expected "
                                f"({len(texts)}, {self.dim})")
         return emb
+
+
+@register_text("minilm")
+def _minilm(path: str, batch_size: int, device: str) -> SentenceEncoder:
+    return SentenceEncoder(batch_size=batch_size, device=device)
