@@ -50,14 +50,9 @@ from pathlib import Path
 from typing import TypeVar
 
 from depscreen import audio
-from depscreen.corpora.daic_woz import (
-    AudioFormats,
-    parse_binary,
-    parse_gender,
-    parse_score,
-    read_table,
-)
 from depscreen.corpora.records import SPLITS, Corpus, Session, Utterance
+from depscreen.corpora.session_files import AudioFormats
+from depscreen.corpora.tables import parse_binary, parse_gender, parse_score, read_table
 from depscreen.corpora.transcripts import (
     TIME_DECIMALS,
     clean_text,

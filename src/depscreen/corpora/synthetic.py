@@ -50,6 +50,8 @@ import numpy as np
 from scipy.signal import lfilter
 
 from depscreen.audio import TARGET_SR
+from depscreen.corpora.daic_woz import FULL_TEST_FILE
+from depscreen.corpora.daic_woz import SPLIT_FILES as DAIC_SPLIT_FILES
 from depscreen.corpora.records import PHQ8_CUTOFF, PHQ8_ITEMS
 from depscreen.errors import ConfigError, CorpusError
 from depscreen.utils.atomic import atomic_write_bytes, atomic_write_text
@@ -75,12 +77,8 @@ TRAIN_DEV_HEADER = ["Participant_ID", "PHQ8_Binary", "PHQ8_Score", "Gender"] + [
 ]
 TEST_HEADER = ["participant_ID", "Gender"]
 FULL_TEST_HEADER = ["Participant_ID", "PHQ_Binary", "PHQ_Score", "Gender"]
-SPLIT_FILES = {
-    "train": "train_split_Depression_AVEC2017.csv",
-    "dev": "dev_split_Depression_AVEC2017.csv",
-    "test": "test_split_Depression_AVEC2017.csv",
-    "full_test": "full_test_split.csv",
-}
+# The label files written: DAIC-WOZ's three split files plus the labelled test list.
+SPLIT_FILES = {**DAIC_SPLIT_FILES, "full_test": FULL_TEST_FILE}
 TRANSCRIPT_HEADER = "start_time\tstop_time\tspeaker\tvalue"
 CLEANING_RULE = (
     "remove <sync> <synch> [sync] [synch], [laughter], xxx/xxxx, <...> asides and "

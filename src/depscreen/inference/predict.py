@@ -666,7 +666,7 @@ _SESSION_ZIP = re.compile(r"^(.+)_P\.zip$", re.IGNORECASE)
 def _zipped_interview(archive: Path, sid: str) -> BatchItem:
     """A DAIC-WOZ session archive as a batch item. An archive that cannot be listed still
     gives an item (pointing at the audio it should hold), so its row carries the error."""
-    from depscreen.corpora.daic_woz import zip_member
+    from depscreen.corpora.session_files import zip_member
 
     try:
         with zipfile.ZipFile(archive) as z:
