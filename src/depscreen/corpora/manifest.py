@@ -58,16 +58,15 @@ from __future__ import annotations
 import csv
 import io
 import math
-import random
 from collections import Counter, defaultdict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
 
 from depscreen import audio
 from depscreen.corpora.records import SPLITS, Corpus, Session, Utterance
 from depscreen.corpora.session_files import AudioFormats
+from depscreen.corpora.splits import stratified_group_split
 from depscreen.corpora.tables import parse_binary, parse_gender, parse_score, read_table
 from depscreen.corpora.transcripts import (
     TIME_DECIMALS,
@@ -98,8 +97,6 @@ COLUMNS: tuple[str, ...] = (
 )
 REQUIRED: tuple[str, ...] = ("session_id", "label")
 SOURCES: tuple[str, ...] = ("audio", "transcript", "text")
-
-K = TypeVar("K", bound=Hashable)
 
 
 @dataclass(frozen=True)
@@ -260,36 +257,6 @@ def assign_splits(
     if n_inherited:
         notes.append(f"{n_inherited} session(s) without a split took their speaker's given split")
     return splits
-
-
-def stratified_group_split(
-    groups: dict[K, list[int]], seed: int, fractions: tuple[float, float, float]
-) -> dict[K, str]:
-    """Assign each group (key -> its sessions' labels) to a split, deterministically.
-
-    Groups are shuffled with `seed` (after sorting, so row order does not matter), placed
-    largest first, each into the split with the largest label-weighted shortfall against
-    its target (`fraction x count of that label`). Splits with fraction 0 get nothing.
-    """
-    totals = Counter(label for labels in groups.values() for label in labels)
-    target = [{y: f * n for y, n in totals.items()} for f in fractions]
-    current: list[Counter[int]] = [Counter() for _ in fractions]
-    keys = sorted(groups, key=repr)
-    random.Random(seed).shuffle(keys)
-    keys.sort(key=lambda k: -len(groups[k]))  # stable: random order within a size
-    allowed = [i for i, f in enumerate(fractions) if f > 0]
-    out: dict[K, str] = {}
-    for key in keys:
-        counts = Counter(groups[key])
-
-        def shortfall(i: int, counts: Counter[int] = counts) -> tuple[float, float]:
-            need = sum(n * (target[i][y] - current[i][y]) for y, n in counts.items())
-            return (need, fractions[i])
-
-        best = max(allowed, key=shortfall)
-        current[best].update(counts)
-        out[key] = SPLITS[best]
-    return out
 
 
 # --- sessions ----------------------------------------------------------------------------
