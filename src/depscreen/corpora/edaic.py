@@ -15,22 +15,19 @@ from dataclasses import replace
 from pathlib import Path
 
 from depscreen import audio
-from depscreen.corpora.daic_woz import (
-    AudioFormats,
+from depscreen.corpora.daic_woz import build_session, corpus_root, folder_files, sort_sessions
+from depscreen.corpora.records import PHQ8_ITEMS, SPLITS, Corpus, Session
+from depscreen.corpora.session_files import AudioFormats
+from depscreen.corpora.tables import (
     LabelRow,
     Table,
-    build_session,
     check_unique,
-    corpus_root,
-    folder_files,
     parse_item,
     parse_participant_id,
     read_label_rows,
     read_table,
     reconcile_binary,
-    sort_sessions,
 )
-from depscreen.corpora.records import PHQ8_ITEMS, SPLITS, Corpus, Session
 from depscreen.errors import CorpusError, WarningCollector
 
 LABELS_DIR = "labels"

@@ -1,6 +1,11 @@
 """A user's own interviews, listed in a CSV manifest (one row per session).
 
-Columns (header names case-insensitive, any order; unknown columns are ignored with a note):
+Two commands read manifests, through the same row reader (see "Reading rows" below): training
+(`prepare_manifest`, ``depscreen prepare --corpus manifest``) and prediction
+(`read_interviews`, ``depscreen predict --manifest``).
+
+Training manifest columns (header names case-insensitive, any order; unknown columns are
+ignored with a note):
 
 ============  =========  ==============================================================
 column        required   meaning
@@ -37,27 +42,32 @@ for all their sessions.
 
 Errors in the manifest itself raise `CorpusError` with file and line; a missing or unusable
 audio/transcript file skips that row with a counted warning.
+
+Reading rows, for both manifests: each row needs at least one of audio, transcript, text,
+and not both transcript and text; session IDs are unique; audio and transcript paths are
+relative to the manifest's folder (or absolute), and may name a member of a zip archive,
+``archive.zip::member`` (prediction reads it; training needs files, so there it is "not
+found"). The prediction manifest needs only one of the columns audio, transcript, text;
+session_id is optional (default: from the file names), other columns are ignored. Each
+command keeps its own error type and wording (`_Rules`): training raises `CorpusError` and
+reads the file strictly (`read_table`), prediction raises `ConfigError` and reads it leniently.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import math
-import random
 from collections import Counter, defaultdict
-from collections.abc import Hashable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
 
 from depscreen import audio
-from depscreen.corpora.daic_woz import (
-    AudioFormats,
-    parse_binary,
-    parse_gender,
-    parse_score,
-    read_table,
-)
 from depscreen.corpora.records import SPLITS, Corpus, Session, Utterance
+from depscreen.corpora.session_files import AudioFormats
+from depscreen.corpora.splits import stratified_group_split
+from depscreen.corpora.tables import parse_binary, parse_gender, parse_score, read_table
 from depscreen.corpora.transcripts import (
     TIME_DECIMALS,
     clean_text,
@@ -65,7 +75,14 @@ from depscreen.corpora.transcripts import (
     parse_transcript,
     participant_utterances,
 )
-from depscreen.errors import AudioError, ConfigError, CorpusError, TranscriptError, WarningCollector
+from depscreen.errors import (
+    AudioError,
+    ConfigError,
+    CorpusError,
+    DepscreenError,
+    TranscriptError,
+    WarningCollector,
+)
 
 COLUMNS: tuple[str, ...] = (
     "session_id",
@@ -79,8 +96,7 @@ COLUMNS: tuple[str, ...] = (
     "phq8_score",
 )
 REQUIRED: tuple[str, ...] = ("session_id", "label")
-
-K = TypeVar("K", bound=Hashable)
+SOURCES: tuple[str, ...] = ("audio", "transcript", "text")
 
 
 @dataclass(frozen=True)
@@ -172,13 +188,7 @@ def _parse_row(path: Path, line: int, values: dict[str, str]) -> ManifestRow:
                 path,
                 line,
             )
-    sources = {name: cell(name) for name in ("audio", "transcript", "text")}
-    if not any(sources.values()):
-        raise CorpusError(
-            f"session {session_id}: none of audio, transcript, text given", path, line
-        )
-    if sources["transcript"] and sources["text"]:
-        raise CorpusError(f"session {session_id}: give a transcript or text, not both", path, line)
+    sources = _row_sources(values, path, line, _TRAINING, session_id)
     score = cell("phq8_score")
     return ManifestRow(
         line=line,
@@ -195,13 +205,9 @@ def _parse_row(path: Path, line: int, values: dict[str, str]) -> ManifestRow:
 
 
 def _check_unique(path: Path, rows: list[ManifestRow]) -> None:
-    seen: dict[str, int] = {}
+    ids = _UniqueIds(path, _TRAINING)
     for row in rows:
-        first = seen.setdefault(row.session_id, row.line)
-        if first != row.line:
-            raise CorpusError(
-                f"duplicate session_id {row.session_id!r} (also at line {first})", path, row.line
-            )
+        ids.add(row.session_id, row.line)
 
 
 # --- split assignment --------------------------------------------------------------------
@@ -251,36 +257,6 @@ def assign_splits(
     if n_inherited:
         notes.append(f"{n_inherited} session(s) without a split took their speaker's given split")
     return splits
-
-
-def stratified_group_split(
-    groups: dict[K, list[int]], seed: int, fractions: tuple[float, float, float]
-) -> dict[K, str]:
-    """Assign each group (key -> its sessions' labels) to a split, deterministically.
-
-    Groups are shuffled with `seed` (after sorting, so row order does not matter), placed
-    largest first, each into the split with the largest label-weighted shortfall against
-    its target (`fraction x count of that label`). Splits with fraction 0 get nothing.
-    """
-    totals = Counter(label for labels in groups.values() for label in labels)
-    target = [{y: f * n for y, n in totals.items()} for f in fractions]
-    current: list[Counter[int]] = [Counter() for _ in fractions]
-    keys = sorted(groups, key=repr)
-    random.Random(seed).shuffle(keys)
-    keys.sort(key=lambda k: -len(groups[k]))  # stable: random order within a size
-    allowed = [i for i, f in enumerate(fractions) if f > 0]
-    out: dict[K, str] = {}
-    for key in keys:
-        counts = Counter(groups[key])
-
-        def shortfall(i: int, counts: Counter[int] = counts) -> tuple[float, float]:
-            need = sum(n * (target[i][y] - current[i][y]) for y, n in counts.items())
-            return (need, fractions[i])
-
-        best = max(allowed, key=shortfall)
-        current[best].update(counts)
-        out[key] = SPLITS[best]
-    return out
 
 
 # --- sessions ----------------------------------------------------------------------------
@@ -350,8 +326,8 @@ def _build_session(
 def _existing(
     csv_path: Path, row: ManifestRow, value: str, what: str, warnings: WarningCollector
 ) -> Path | None:
-    path = Path(value).expanduser()
-    path = path if path.is_absolute() else csv_path.parent / path
+    # "~" is expanded in training manifests only (prediction never did).
+    path = Path(resolve_ref(csv_path.parent, str(Path(value).expanduser())))
     if not path.is_file():
         warnings.warn(
             f"session {row.session_id} skipped: {what} file not found: {value}",
@@ -389,3 +365,128 @@ def _transcript_utterances(
         return []
     utterances, _ = participant_utterances(sid, lines, str(path), warnings, duration=duration)
     return utterances
+
+
+# --- reading rows (both manifests) and the prediction manifest ------------------------------
+
+
+@dataclass(frozen=True)
+class InterviewRef:
+    """One interview to score: where its inputs are (a prediction manifest's row)."""
+
+    session_id: str
+    audio: str | None = None  # a file, or a zip member `archive.zip::member`
+    transcript: Path | str | None = None  # the same
+    text: str | None = None
+
+
+@dataclass(frozen=True)
+class _Rules:
+    """How a manifest's command reports a bad row: each keeps the error type and wording it
+    has always had (`str.format` fields: sid, and first = the line of the first duplicate)."""
+
+    error: type[DepscreenError]
+    no_source: str
+    two_texts: str
+    duplicate: str
+
+
+_TRAINING = _Rules(
+    CorpusError,
+    no_source="session {sid}: none of audio, transcript, text given",
+    two_texts="session {sid}: give a transcript or text, not both",
+    duplicate="duplicate session_id {sid!r} (also at line {first})",
+)
+_PREDICTION = _Rules(
+    ConfigError,
+    no_source="row has none of audio, transcript, text",
+    two_texts="row has both transcript and text; give one",
+    duplicate="duplicate session_id {sid!r}",
+)
+
+
+def _row_sources(
+    values: dict[str, str], path: Path, line: int, rules: _Rules, sid: str | None = None
+) -> dict[str, str | None]:
+    """The row's audio, transcript and text cells (empty = None), as written: at least one
+    is given, and not both a transcript and text."""
+    sources = {name: values.get(name, "").strip() or None for name in SOURCES}
+    if not any(sources.values()):
+        raise rules.error(rules.no_source.format(sid=sid), path, line)
+    if sources["transcript"] and sources["text"]:
+        raise rules.error(rules.two_texts.format(sid=sid), path, line)
+    return sources
+
+
+def resolve_ref(base: Path, value: str) -> str:
+    """A path (or zip member reference ``archive.zip::member``) from a manifest, relative to
+    `base` (the manifest's folder) unless absolute."""
+    if "::" in value:  # the archive's path is resolved, the member is kept as written
+        archive, member = value.split("::", 1)
+        return f"{resolve_ref(base, archive)}::{member}"
+    return value if Path(value).is_absolute() else str(base / value)
+
+
+class _UniqueIds:
+    """Raises the rules' duplicate error for a session ID seen on an earlier line."""
+
+    def __init__(self, path: Path, rules: _Rules) -> None:
+        self.path, self.rules = path, rules
+        self.first: dict[str, int] = {}
+
+    def add(self, sid: str, line: int) -> None:
+        first = self.first.setdefault(sid, line)
+        if first != line:
+            raise self.rules.error(
+                self.rules.duplicate.format(sid=sid, first=first), self.path, line
+            )
+
+
+def read_interviews(
+    path: str | Path, default_id: Callable[[str | None, Path | None], str]
+) -> list[InterviewRef]:
+    """A prediction manifest: columns `audio`, `transcript`, `text` (each optional per row, at
+    least one) and optionally `session_id`; paths relative to the manifest's folder. A row
+    without a session_id gets ``default_id(audio, transcript)`` (resolved references)."""
+    path = Path(path)
+    items: list[InterviewRef] = []
+    ids = _UniqueIds(path, _PREDICTION)
+    for line, values in _prediction_rows(path):
+        sources = _row_sources(values, path, line, _PREDICTION)
+        audio_ref = resolve_ref(path.parent, sources["audio"]) if sources["audio"] else None
+        tr = sources["transcript"]
+        tr_path = Path(resolve_ref(path.parent, tr)) if tr else None
+        sid = values.get("session_id") or default_id(audio_ref, tr_path)
+        ids.add(sid, line)
+        items.append(InterviewRef(sid, audio_ref, tr_path, sources["text"]))
+    if not items:
+        raise ConfigError("manifest lists no interviews", path)
+    return items
+
+
+def _prediction_rows(path: Path) -> list[tuple[int, dict[str, str]]]:
+    """The non-blank rows after the header, with their record numbers, cells stripped.
+
+    More forgiving than `read_table` (which the training manifest uses): any encoding
+    (decoded like a transcript), extra cells ignored, and the last of two same-named columns
+    wins.
+    """
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError("manifest not found", path) from None
+    except OSError as e:
+        raise ConfigError(f"cannot read the manifest ({e.strerror})", path) from None
+    text, _ = decode_transcript(data)
+    records = list(csv.reader(io.StringIO(text, newline="")))
+    rows = [(i + 1, r) for i, r in enumerate(records) if any(f.strip() for f in r)]
+    if not rows:
+        raise ConfigError("empty manifest", path)
+    header = [h.strip().lstrip("\ufeff").lower() for h in rows[0][1]]
+    if not set(SOURCES) & set(header):
+        raise ConfigError("manifest header needs at least one of the columns audio, transcript, "
+                          f"text (found {', '.join(header)})", path, rows[0][0])
+    return [
+        (line, {h: (row[i].strip() if i < len(row) else "") for i, h in enumerate(header)})
+        for line, row in rows[1:]
+    ]

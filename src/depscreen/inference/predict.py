@@ -42,6 +42,7 @@ from depscreen.audio import (
     split_ref,
     zip_ref,
 )
+from depscreen.corpora.manifest import InterviewRef, read_interviews
 from depscreen.corpora.records import MODALITIES, Utterance
 from depscreen.corpora.transcripts import (
     clean_text,
@@ -548,14 +549,7 @@ def predict_interview(
 # ----------------------------------------------------------------------------- batches
 
 
-@dataclass(frozen=True)
-class BatchItem:
-    """One interview of a batch: where its inputs are."""
-
-    session_id: str
-    audio: str | None = None  # a file, or a zip member `archive.zip::member`
-    transcript: Path | str | None = None  # the same
-    text: str | None = None
+BatchItem = InterviewRef  # one interview of a batch: where its inputs are
 
 
 BATCH_COLUMNS = (
@@ -567,54 +561,10 @@ _AUDIO_SUFFIXES = {".wav", ".flac", ".ogg"}
 _TRANSCRIPT_SUFFIXES = {".csv", ".tsv", ".txt"}
 
 
-def _resolve(base: Path, p: str) -> str:
-    if "::" in p:  # an audio reference into a zip archive: resolve the archive's path
-        archive, member = p.split("::", 1)
-        return f"{_resolve(base, archive)}::{member}"
-    return p if Path(p).is_absolute() else str(base / p)
-
-
 def read_manifest(path: str | Path) -> list[BatchItem]:
     """A CSV with columns `audio`, `transcript`, `text` (each optional per row, at least one)
     and optionally `session_id`; paths relative to the manifest's folder."""
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError("manifest not found", path) from None
-    except OSError as e:
-        raise ConfigError(f"cannot read the manifest ({e.strerror})", path) from None
-    text, fallback = decode_transcript(data)
-    rows = list(csv.reader(io.StringIO(text, newline="")))
-    rows = [(i + 1, r) for i, r in enumerate(rows) if any(f.strip() for f in r)]
-    if not rows:
-        raise ConfigError("empty manifest", path)
-    header = [h.strip().lstrip("\ufeff").lower() for h in rows[0][1]]
-    known = {"session_id", "audio", "transcript", "text"}
-    if not known & set(header) - {"session_id"}:
-        raise ConfigError("manifest header needs at least one of the columns audio, transcript, "
-                          f"text (found {', '.join(header)})", path, rows[0][0])
-    items: list[BatchItem] = []
-    seen: set[str] = set()
-    for line, row in rows[1:]:
-        rec = {h: (row[i].strip() if i < len(row) else "") for i, h in enumerate(header)}
-        audio = rec.get("audio") or None
-        tr = rec.get("transcript") or None
-        txt = rec.get("text") or None
-        if not (audio or tr or txt):
-            raise ConfigError("row has none of audio, transcript, text", path, line)
-        if tr and txt:
-            raise ConfigError("row has both transcript and text; give one", path, line)
-        audio_ref = _resolve(path.parent, audio) if audio else None
-        tr_path = Path(_resolve(path.parent, tr)) if tr else None
-        sid = rec.get("session_id") or default_session_id(audio_ref, tr_path)
-        if sid in seen:
-            raise ConfigError(f"duplicate session_id {sid!r}", path, line)
-        seen.add(sid)
-        items.append(BatchItem(sid, audio_ref, tr_path, txt))
-    if not items:
-        raise ConfigError("manifest lists no interviews", path)
-    return items
+    return read_interviews(path, default_session_id)
 
 
 def find_interviews(folder: str | Path) -> list[BatchItem]:
@@ -673,7 +623,7 @@ _SESSION_ZIP = re.compile(r"^(.+)_P\.zip$", re.IGNORECASE)
 def _zipped_interview(archive: Path, sid: str) -> BatchItem:
     """A DAIC-WOZ session archive as a batch item. An archive that cannot be listed still
     gives an item (pointing at the audio it should hold), so its row carries the error."""
-    from depscreen.corpora.daic_woz import zip_member
+    from depscreen.corpora.session_files import zip_member
 
     try:
         with zipfile.ZipFile(archive) as z:

@@ -1,9 +1,12 @@
-"""The synthetic DAIC-WOZ-layout corpus: layout, formats, labels, quirks, determinism, resume."""
+"""The synthetic DAIC-WOZ-layout corpus on disk (synthetic/writer.py, corpus.py, truth.py and
+`depscreen synth`): layout, formats, labels, quirks, determinism, resume.
+
+The plan and the people are tested in test_synthetic_plan.py and test_synthetic_persona.py,
+the speech engine in test_tts.py."""
 
 from __future__ import annotations
 
 import csv
-import math
 import shutil
 from pathlib import Path
 
@@ -17,14 +20,10 @@ from depscreen.corpora import synthetic as syn
 from depscreen.corpora.records import PHQ8_ITEMS
 from depscreen.corpora.synthetic import (
     SynthConfig,
-    assign_labels,
     clean_text,
-    daic_ids,
     generate_corpus,
     is_synthetic_corpus,
     load_truth,
-    plan_corpus,
-    sample_phq8,
 )
 from depscreen.errors import ConfigError, CorpusError
 
@@ -72,149 +71,6 @@ def _reference_reader(root: Path, session: dict) -> list[dict]:
             continue
         out.append({"start": start, "end": stop, "text": text})
     return out
-
-
-# ----------------------------------------------------------------------------- plan and latent
-def test_daic_ids_match_the_real_corpus():
-    ids = daic_ids(189)
-    assert ids[0] == 300 and ids[-1] == 492 and len(set(ids)) == 189
-    assert not {342, 394, 398, 460} & set(ids)
-
-
-@pytest.mark.parametrize(
-    "kwargs",
-    [
-        {"participants": 0},
-        {"text_signal": -0.5},
-        {"speech_signal": math.nan},
-        {"minutes": 3.0, "questions": 5},
-        {"minutes": 0.0},
-        {"questions": 0},
-        {"ids": (300, 300)},
-        {"depressed_fraction": 1.0},
-        {"seed": -1},
-        {"seed": 1.5},
-        {"questions": 2.5},
-    ],
-)
-def test_invalid_config_raises_config_error(kwargs):
-    with pytest.raises(ConfigError):
-        SynthConfig(**kwargs)
-
-
-def test_invalid_jobs_raises_config_error(tmp_path):
-    with pytest.raises(ConfigError):
-        generate_corpus(tmp_path / "x", SynthConfig(participants=1), jobs=0, progress=False)
-
-
-def test_latent_phq8_is_consistent_and_about_30_percent_depressed():
-    labels = assign_labels(list(range(1, 2001)), 0.30, seed=3)
-    assert sum(labels.values()) == 600
-    rng = np.random.default_rng(0)
-    scores = []
-    for depressed in [True] * 300 + [False] * 700:
-        score, items = sample_phq8(rng, depressed)
-        assert (score >= 10) == depressed
-        assert sum(items) == score and all(0 <= v <= 3 for v in items) and len(items) == 8
-        scores.append(score)
-    assert 0.25 < np.mean(np.array(scores) >= 10) < 0.35
-    assert 2.0 < np.mean([s for s in scores if s < 10]) < 5.0  # skewed low, like DAIC
-
-
-def test_full_plan_has_avec_split_sizes_stratified():
-    plans = plan_corpus(SynthConfig())
-    assert [p.sid for p in plans] == daic_ids(189)
-    assert sum(p.label for p in plans) == 57  # AVEC 2017: 31 + 12 + 14
-    for split, size in {"train": 107, "dev": 35, "test": 47}.items():
-        members = [p for p in plans if p.split == split]
-        assert len(members) == size
-        assert abs(np.mean([p.label for p in members]) - 57 / 189) < 0.05
-    by_id = {p.sid: p for p in plans}
-    assert by_id[409].score == 10 and by_id[409].label == 1 and by_id[409].written_binary == 0
-
-
-def test_signal_zero_removes_the_channel():
-    plans = plan_corpus(SynthConfig(participants=40, text_signal=0, speech_signal=0))
-    config = SynthConfig(participants=40, text_signal=0, speech_signal=0)
-    personas = [syn.make_persona(p, config) for p in plans]
-    assert all(p.speech_shift == 0 for p in personas)
-    # With no text signal the chance of a negative answer ignores the PHQ-8 entirely.
-    for plan, persona in zip(plans, personas, strict=True):
-        expected = 1 / (1 + math.exp(-(syn.TEXT_BASE_LOGIT + persona.text_bias)))
-        assert syn.p_negative(plan, persona, "Sleep", 0.0) == pytest.approx(expected)
-
-
-def test_text_signal_zero_makes_the_words_independent_of_the_phq8():
-    config = SynthConfig(participants=40, text_signal=0)
-    plans = plan_corpus(config)
-    healthy = next(p for p in plans if p.score == 0)
-    depressed = max(plans, key=lambda p: p.score)
-    persona = syn.make_persona(healthy, config)
-    for topic in syn.TOPICS:
-        answers = [
-            syn.compose_answer(np.random.default_rng(5), topic, plan, persona, 0.0)
-            for plan in (healthy, depressed)
-        ]
-        assert answers[0] == answers[1]
-    # ...and the knob is live: more negative answers for the depressed participant when on.
-    negatives = {
-        signal: sum(
-            syn.compose_answer(np.random.default_rng(k), syn.TOPICS[3], depressed, persona, signal)[
-                1
-            ]
-            for k in range(200)
-        )
-        for signal in (0.0, 1.0)
-    }
-    assert negatives[1.0] > negatives[0.0] + 20
-
-
-def test_depression_shifts_both_channels_at_default_strength():
-    config = SynthConfig()
-    plans = plan_corpus(config)
-    shift = {0: [], 1: []}
-    pneg = {0: [], 1: []}
-    for p in plans:
-        persona = syn.make_persona(p, config)
-        # Among people whose style lets depression show in that channel.
-        if persona.style != "words":
-            shift[p.label].append(persona.speech_shift)
-        if persona.style != "voice":
-            pneg[p.label].append(syn.p_negative(p, persona, "Sleep", config.text_signal))
-    assert np.mean(shift[1]) - np.mean(shift[0]) > 0.5
-    assert np.mean(pneg[1]) - np.mean(pneg[0]) > 0.15
-
-
-def test_expression_styles_make_the_channels_fail_on_different_people():
-    """Depression shows in both channels, only the words or only the voice, drawn per person
-    independently of the label: a depressed "voice" person words answers like someone
-    without depression, and a depressed "words" person sounds like one."""
-    config = SynthConfig()
-    plans = plan_corpus(config)
-    personas = {p.sid: syn.make_persona(p, config) for p in plans}
-    muted_text = [p for p in plans if personas[p.sid].text_expression == 0.0]
-    share = len(muted_text) / len(plans)
-    assert 0.25 < share < 0.55  # "voice" style: 40 %
-    dep_share = np.mean([p.label for p in muted_text])
-    assert abs(dep_share - np.mean([p.label for p in plans])) < 0.12  # label-free draw
-    for plan in (p for p in muted_text if p.label):
-        persona = personas[plan.sid]
-        expected = 1 / (1 + math.exp(-(syn.TEXT_BASE_LOGIT + persona.text_bias)))
-        assert syn.p_negative(plan, persona, "Sleep", 1.0) == pytest.approx(expected)
-    # Depressed people whose voice is muted ("words") sound like people without depression.
-    def mean_shift(keep) -> float:
-        return float(np.mean([personas[p.sid].speech_shift for p in plans if keep(p)]))
-
-    healthy = mean_shift(lambda p: not p.label)
-    words_only = mean_shift(lambda p: p.label and personas[p.sid].style == "words")
-    voiced = mean_shift(lambda p: p.label and personas[p.sid].style != "words")
-    assert abs(words_only - healthy) < 0.3 < voiced - healthy
-
-
-def test_clean_text_removes_transcript_tokens():
-    raw = "<sync> [laughter] i'm from xxx  scrubbed_entry <clears throat> ohio [synch] xxxx"
-    assert clean_text(raw) == "i'm from ohio"
-    assert clean_text("[sync]") == ""
 
 
 # ----------------------------------------------------------------------------- files on disk
@@ -353,6 +209,11 @@ def test_interrupted_generation_resumes(corpus, tmp_path):
     assert is_synthetic_corpus(work)
 
 
+def test_invalid_jobs_raises_config_error(tmp_path):
+    with pytest.raises(ConfigError):
+        generate_corpus(tmp_path / "x", SynthConfig(participants=1), jobs=0, progress=False)
+
+
 def test_existing_folders_are_protected(corpus, tmp_path):
     with pytest.raises(ConfigError, match="other settings"):
         generate_corpus(corpus, SynthConfig(ids=IDS, questions=2, seed=8), progress=False)
@@ -383,18 +244,6 @@ def test_truth_loading_and_detection(corpus, tmp_path):
     assert not is_synthetic_corpus(tmp_path)
     with pytest.raises(CorpusError):
         load_truth(tmp_path)
-
-
-# ----------------------------------------------------------------------------- speech engine
-def test_espeak_speaks_at_16k_and_rate_controls_duration():
-    from depscreen.corpora.tts import get_engine
-
-    engine = get_engine()
-    fast = engine.synthesize("how are you doing today", "en-us+m3", rate=220)
-    slow = engine.synthesize("how are you doing today", "en-us+m3", rate=110)
-    assert fast.dtype == np.float32 and 0.5 < fast.size / 16000 < 3.0
-    assert slow.size > 1.5 * fast.size
-    assert 0.01 < np.sqrt(np.mean(fast**2)) < 0.5
 
 
 # ----------------------------------------------------------------------------- CLI
