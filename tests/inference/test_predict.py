@@ -14,14 +14,10 @@ import torch
 
 from depscreen import CAVEAT
 from depscreen.errors import ConfigError, FeatureError
+from depscreen.inference.batch import BATCH_COLUMNS, find_interviews, read_manifest
 from depscreen.inference.bundle import load_model
-from depscreen.inference.predict import (
-    BATCH_COLUMNS,
-    check_modalities,
-    find_interviews,
-    predict_interview,
-    read_manifest,
-)
+from depscreen.inference.inputs import check_modalities
+from depscreen.inference.predict import predict_interview
 
 from .helpers import write_wav
 

@@ -100,15 +100,10 @@ def predict(
     import logging
 
     from depscreen import CAVEAT
+    from depscreen.inference.batch import batch_csv, find_interviews, predict_batch, read_manifest
     from depscreen.inference.bundle import load_model
-    from depscreen.inference.predict import (
-        batch_csv,
-        check_inputs,
-        find_interviews,
-        predict_batch,
-        predict_interview,
-        read_manifest,
-    )
+    from depscreen.inference.inputs import check_inputs
+    from depscreen.inference.predict import predict_interview
     from depscreen.utils.atomic import atomic_write_text
 
     handler = logging.StreamHandler(sys.stderr)
