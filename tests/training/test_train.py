@@ -4,6 +4,7 @@ folder that rebuilds its model without unpickling anything."""
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -140,3 +141,23 @@ def test_resume_with_another_config_is_refused(tiny: Tiny, tmp_path: Path) -> No
     other = TrainConfig(model="cnn-speech", max_epochs=1, limit_train_batches=2, lr=0.1)
     with pytest.raises(DepscreenError, match="different configuration"):
         train(tiny.prepared, other, out, resume=True, progress=False)
+
+
+def test_the_same_weights_are_the_same_bytes_in_any_process(tmp_path):
+    """safetensors writes metadata in hash-map order, which varies between processes; the
+    weights file (and the bundle version, its hash) must not."""
+    import subprocess
+    import sys
+
+    code = ("import sys, torch; from depscreen.models import create_model; "
+            "from depscreen.training.run_folder import RunFolder; torch.manual_seed(0); "
+            "m = create_model('lstm-cnn-text', vocab_size=50); "
+            "RunFolder(sys.argv[1]).save_model(m, 'lstm-cnn-text')")
+    outs = []
+    for i in range(6):
+        out = tmp_path / f"r{i}"
+        out.mkdir()
+        subprocess.run([sys.executable, "-c", code, str(out)], check=True, timeout=120,
+                       env={**os.environ, "PYTHONHASHSEED": str(i)})
+        outs.append((out / "weights.safetensors").read_bytes())
+    assert all(o == outs[0] for o in outs)

@@ -189,7 +189,10 @@ class RunFolder:
 
         tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
         with atomic_path(self.weights_file) as tmp:
-            save_file(tensors, str(tmp), metadata={"model": name, "format": str(FORMAT_VERSION)})
+            # One metadata key: safetensors writes metadata in hash-map order, which varies
+            # between processes, so two keys made the same weights differ in bytes (and the
+            # bundle version, their hash, with them). The format is in model.json.
+            save_file(tensors, str(tmp), metadata={"model": name})
         write_json(self.model_file, {"format": FORMAT_VERSION, "name": name,
                                      "config": model.config_dict(), **(extra or {})})
 
