@@ -3,6 +3,7 @@ no traceback."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -79,3 +80,17 @@ def test_user_error_is_one_line_without_traceback(
     for text in expected:
         assert text.replace("{tmp}", str(tmp_path)) in lines[0]
     assert not (tmp_path / "prepared").exists() and not (tmp_path / "run").exists()
+
+
+def test_models_lists_what_each_model_declares(cli) -> None:
+    code, out, _ = cli("models", "--json")
+    assert code == 0
+    data = json.loads(out)
+    by_name = {m["name"]: m for m in data["models"]}
+    assert {"bilstm-cnn-fusion", "decision-fusion", "egemaps-lr"} <= set(by_name)
+    assert by_name["bilstm-cnn-fusion"]["fusion"] == "feature"
+    assert by_name["decision-fusion"]["carries_calibration"] is True
+    assert by_name["stacked-fusion"]["default_features"]["speech"] == "egemaps"
+    assert "ssl:PATH" in data["speech_features"] and "minilm" in data["text_features"]
+    code, out, _ = cli("models")
+    assert code == 0 and "lstm-cnn-text" in out

@@ -63,7 +63,8 @@ def train(
             "--model",
             help="Registered model: bilstm-text, lstm-cnn-text, lstm-speech, cnn-speech, "
             "lstm-cnn-speech, bilstm-cnn-fusion, decision-fusion (the paper's); egemaps-lr, "
-            "tfidf-lr, embedding-lr, stacked-fusion (classical baselines).",
+            "tfidf-lr, embedding-lr, stacked-fusion (classical baselines); `depscreen models` "
+            "lists every registered model and what it reads.",
         ),
     ],
     out_dir: Annotated[Path, typer.Option("--out", help="Run folder to write.")],
@@ -308,3 +309,34 @@ def reproduce(
     run_reproduce(cfg, progress=not quiet, console=console)
     out.print((out_dir / "table.md").read_text())
     out.print(f"report: {out_dir / 'report.html'}")
+
+
+# ----------------------------------------------------------------------------- models
+@app.command("models")
+def models(
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON (one object per model) instead of a table.")
+    ] = False,
+) -> None:
+    """List the registered models and what each declares about itself: modalities, how they
+    are fused and fitted, whether they carry their own calibration, and the representations
+    they read by default; then the registered speech and text representations."""
+    from rich.table import Table
+
+    from depscreen.features.representations import speech_feature_names, text_feature_names
+    from depscreen.models import list_models, model_info
+
+    infos = [model_info(name) for name in list_models()]
+    if as_json:
+        out.print_json(json.dumps({"models": infos, "speech_features": speech_feature_names(),
+                                   "text_features": text_feature_names()}))
+        return
+    table = Table("model", "reads (default features)", "fusion", "fitting", "own calib.")
+    for info in infos:
+        feats = info["default_features"]
+        reads = ", ".join(f"{m} {feats[m]}" for m in info["modalities"])
+        table.add_row(info["name"], reads, info["fusion"] or "—", info["fitting"],
+                      "yes" if info["carries_calibration"] else "no")
+    out.print(table)
+    out.print(f"--speech-features: {', '.join(speech_feature_names())}", highlight=False)
+    out.print(f"--text-features: {', '.join(text_feature_names())}", highlight=False)

@@ -8,11 +8,18 @@ Registered: `bilstm-text`, `lstm-cnn-text` (text); `lstm-speech`, `cnn-speech`,
 `lstm-cnn-speech` (speech); `bilstm-cnn-fusion` (the paper's feature-level fusion) and
 `decision-fusion` (calibrated late fusion); the classical baselines `egemaps-lr`, `tfidf-lr`,
 `embedding-lr` and `stacked-fusion` (models/classical.py, models/decision_fusion.py). See
-each module for its batch keys and config.
+each module for its batch keys and config; `model_info(name)` says what a model declares
+about itself (modalities, fusion, fitting, calibration, heads, warm start, features).
 """
 
 from depscreen.models.base import NUM_CLASSES, DepressionModel, ModelConfig
-from depscreen.models.registry import create_model, list_models, model_class, register_model
+from depscreen.models.registry import (
+    create_model,
+    list_models,
+    model_class,
+    model_info,
+    register_model,
+)
 
 # Imported for their @register_model side effect (after the registry exists).
 from depscreen.models import (  # noqa: E402, I001  isort: skip
@@ -33,6 +40,7 @@ __all__ = [
     "feature_fusion",
     "list_models",
     "model_class",
+    "model_info",
     "register_model",
     "speech",
     "text",

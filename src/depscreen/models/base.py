@@ -209,7 +209,7 @@ class DepressionModel(nn.Module):
                 "fusion": cls.fusion, "fitting": cls.fitting,
                 "carries_calibration": cls.carries_calibration, "heads": list(cls.heads),
                 "warm_start_from": dict(cls.warm_start_from),
-                "default_features": dict(cls.default_features)}
+                "default_features": cls.feature_defaults({})}
 
     feature_dim: int
     head: nn.Module
