@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import subprocess
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import Tiny
 
 from depscreen.audio import load_audio
 from depscreen.corpora.records import Corpus, Session
@@ -21,6 +23,8 @@ from depscreen.features.cache import (
     sentence_embeddings,
     source_key,
 )
+from depscreen.training.config import TrainConfig
+from depscreen.training.run import train as train_run
 
 from .conftest import write_wav
 
@@ -200,3 +204,28 @@ def test_handles_index_is_json_serialisable(corpus: Corpus, cfg: LogMelConfig, t
     idx = json.loads(next(logmel_dir(tmp_path / "c", cfg).glob(f"{name}-*.json")).read_text())
     assert idx["n_frames"] == res.handles[name].n_frames
     assert len(idx["mean"]) == len(idx["std"]) == cfg.n_mels
+
+
+# A changed log-Mel config gives a run its own feature cache folder (no stale features).
+QUICK = {"max_epochs": 1, "limit_train_batches": 1}
+
+
+def test_audio_override_gets_a_new_cache_folder(tiny: Tiny, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    train_run(tiny.prepared, TrainConfig(model="cnn-speech", **QUICK), tmp_path / "a",
+          cache_dir=cache, progress=False)
+    first = sorted(p.name for p in cache.glob("logmel-*"))
+    assert len(first) == 1
+
+    train_run(tiny.prepared, TrainConfig(model="cnn-speech", audio={"n_mels": 40}, **QUICK),
+          tmp_path / "b", cache_dir=cache, progress=False)
+    both = sorted(p.name for p in cache.glob("logmel-*"))
+    assert len(both) == 2 and set(first) < set(both)
+
+    (new,) = set(both) - set(first)
+    assert json.loads((cache / new / "config.json").read_text())["n_mels"] == 40
+    assert json.loads((cache / first[0] / "config.json").read_text())["n_mels"] == 64
+    run_b = json.loads((tmp_path / "b" / "config.json").read_text())
+    assert run_b["features"]["audio"]["n_mels"] == 40
+    # The model was built for the 40-band features it was trained on.
+    assert json.loads((tmp_path / "b" / "model.json").read_text())["config"]["n_mels"] == 40
