@@ -52,6 +52,19 @@ FeatureNorm = Annotated[
 ]
 
 
+Task = Annotated[
+    str,
+    typer.Option("--task", help="binary (the screen, PHQ-8 >= 10; the paper's), regression "
+                 "(the PHQ-8 total, 0-24, as in AVEC 2017/2019), multitask (both heads "
+                 "trained together) or items (the eight PHQ-8 items, summing to the total)."),
+]
+SkipUnscored = Annotated[
+    bool,
+    typer.Option("--skip-unscored", help="Regression tasks: leave out train/dev sessions "
+                 "without a PHQ-8 score instead of stopping with an error."),
+]
+
+
 @app.command()
 def train(
     prepared: Annotated[
@@ -138,6 +151,8 @@ def train(
     limit_train_batches: Annotated[
         int | None, typer.Option("--limit-train-batches", hidden=True)
     ] = None,
+    task: Task = "binary",
+    skip_unscored: SkipUnscored = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
     """Train one model on the train split, select it on dev, write a self-describing run folder.
@@ -157,6 +172,7 @@ def train(
         feature_norm=feature_norm, spec_augment=spec_augment, weight_decay=weight_decay,
         patience=patience, model_config=_json_object(model_config, "--model-config"),
         num_nodes=num_nodes, strategy=strategy, limit_train_batches=limit_train_batches,
+        task=task, skip_unscored=skip_unscored,
     )
     result = run_train(prepared, cfg, out_dir, resume=resume, cache_dir=cache_dir,
                        progress=not quiet)

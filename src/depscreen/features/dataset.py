@@ -25,7 +25,14 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from depscreen.corpora.records import MODALITIES, SPLITS, Corpus, Session, Utterance
+from depscreen.corpora.records import (
+    MODALITIES,
+    PHQ8_ITEMS,
+    SPLITS,
+    Corpus,
+    Session,
+    Utterance,
+)
 from depscreen.errors import ConfigError, CorpusWarning
 from depscreen.features.audio import STD_FLOOR, LogMelConfig, normalise, utterance_windows
 from depscreen.features.cache import (
@@ -50,6 +57,7 @@ from depscreen.features.text import (
 )
 
 TextInput = Literal["tokens", "embedding"]
+_NO_ITEMS = (float("nan"),) * len(PHQ8_ITEMS)
 
 
 @dataclass(frozen=True)
@@ -65,6 +73,10 @@ class Sample:
     has_text: bool
     tokens: tuple[int, ...]  # () when there is no text or no vocabulary
     span: SampleSpan | None  # None when there is no speech
+    # The session's PHQ-8 total (NaN when unknown) and its eight items (NaN where unknown),
+    # the targets of the regression tasks.
+    score: float = float("nan")
+    items: tuple[float, ...] = ()
 
 
 class UtteranceDataset(Dataset):
@@ -103,6 +115,7 @@ class UtteranceDataset(Dataset):
             dtype=np.int64,
         )
         self.labels = np.array([s.label for s in samples], dtype=np.int64)
+        self.scores = np.array([s.score for s in samples], dtype=np.float64)
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -132,6 +145,8 @@ class UtteranceDataset(Dataset):
             "end": s.end,
             "utt_index": s.utt_index,
             "window_index": s.window_index,
+            "score": s.score,
+            "items": s.items or _NO_ITEMS,
         }
         if self.embeddings is not None:
             emb = self.embeddings.get(s.session_id)
@@ -180,6 +195,19 @@ def speaker_stats(sessions: Sequence[Session], features: dict[str, SessionFeatur
     return out
 
 
+def session_score(sess: Session) -> float:
+    """The session's PHQ-8 total as a float; NaN when the corpus gives none."""
+    return float("nan") if sess.phq8_score is None else float(sess.phq8_score)
+
+
+def session_items(sess: Session) -> tuple[float, ...]:
+    """The session's eight PHQ-8 items (NaN where unknown); () when it has none at all."""
+    if not sess.phq8_items:
+        return ()
+    values = [sess.phq8_items.get(i) for i in PHQ8_ITEMS]
+    return tuple(float("nan") if v is None else float(v) for v in values)
+
+
 def session_samples(
     session_id: str,
     label: int,
@@ -191,6 +219,8 @@ def session_samples(
     text_cfg: TextConfig,
     audio_cfg: LogMelConfig,
     spans: Mapping[tuple[int, int], SampleSpan],
+    score: float = float("nan"),
+    items: tuple[float, ...] = (),
 ) -> list[Sample]:
     """The samples of one session — the one place that decides them, for a corpus
     (`build_samples`, frames from the cache) and for a new interview (`predict`, frames
@@ -216,7 +246,8 @@ def session_samples(
             if not (has_text or span is not None):
                 continue
             start, end = win if win is not None else (u.start, u.end)
-            samples.append(Sample(session_id, label, ui, wi, start, end, has_text, tokens, span))
+            samples.append(Sample(session_id, label, ui, wi, start, end, has_text, tokens, span,
+                                  score, items))
     return samples
 
 
@@ -277,7 +308,8 @@ def build_samples(
             sess.session_id, -1 if sess.label is None else int(sess.label), sess.utterances,
             windowed=sess.audio is not None, use_text=use_text and sess.has_text,
             vocab=vocab, text_cfg=text_cfg, audio_cfg=audio_cfg,
-            spans=handle.by_key if handle is not None else {})
+            spans=handle.by_key if handle is not None else {},
+            score=session_score(sess), items=session_items(sess))
     dim = speech_rep.dim if speech_rep is not None else audio_cfg.n_mels
     return UtteranceDataset(split, samples, features, embeddings, dim, mods,
                             text_input, vocab if use_text else None, warnings, norm=norm,
@@ -302,6 +334,9 @@ def collate(items: Sequence[dict]) -> dict:
         "has_speech": torch.tensor([it["has_speech"] for it in items], dtype=torch.bool),
         "session_id": [it["session_id"] for it in items],
     }
+    if "score" in items[0]:  # the regression targets (NaN where unknown)
+        batch["score"] = torch.tensor([it["score"] for it in items], dtype=torch.float32)
+        batch["items"] = torch.tensor([it["items"] for it in items], dtype=torch.float32)
     if "sentence_emb" in items[0]:
         batch["sentence_emb"] = torch.stack([it["sentence_emb"] for it in items])  # (B, 384)
     return batch

@@ -25,6 +25,12 @@ from depscreen.corpora.records import MODALITIES as MODALITIES  # re-exported
 from depscreen.errors import ConfigError
 
 NUM_CLASSES = 2  # healthy (0) / depressed (1)
+# What a model is trained to output: the binary screen (PHQ-8 >= 10), the PHQ-8 total (0-24),
+# both, or the eight PHQ-8 items (0-3 each, summing to the total).
+TASKS = ("binary", "regression", "multitask", "items")
+SCORE_OUTPUTS = {"binary": 0, "regression": 1, "multitask": 1, "items": 8}
+PHQ8_MAX = 24.0
+ITEM_MAX = 3.0
 Batch = Mapping[str, Tensor]
 
 
@@ -183,8 +189,9 @@ class DepressionModel(nn.Module):
     # True when the model fits its own calibration on dev and keeps it in its weights, so
     # the run adds no Platt scaling on top.
     carries_calibration: ClassVar[bool] = False
-    # The outputs it is trained for: "binary" (PHQ-8 >= 10).
-    heads: ClassVar[tuple[str, ...]] = ("binary",)
+    # The tasks it can be trained for (TASKS): a score head on the encoder's features for
+    # the regression tasks (`set_task`).
+    heads: ClassVar[tuple[str, ...]] = TASKS
     # Finished runs of these registered models can initialise its branches before training
     # (`init_from`, {modality: model name}); empty when it cannot be warm-started.
     warm_start_from: ClassVar[dict[str, str]] = {}
@@ -236,6 +243,39 @@ class DepressionModel(nn.Module):
     def predict_proba(self, batch: Batch) -> Tensor:
         """(B,) probability of class 1 (depressed). Does not change train/eval mode."""
         return torch.softmax(self.forward(batch), dim=-1)[:, 1]
+
+    task: str = "binary"
+
+    def set_task(self, task: str) -> None:
+        """Adds the score head `task` needs: PHQ-8 total (regression, multitask) or the eight
+        items, a linear layer on `forward_features` read through a sigmoid (bounded output)."""
+        if task not in self.heads:
+            raise ConfigError(f"model '{self.model_name}' cannot be trained for --task {task} "
+                              f"(it has {', '.join(self.heads)})")
+        self.task = task
+        n = SCORE_OUTPUTS[task]
+        if n:
+            self.score_head = nn.Linear(self.feature_dim, n)
+
+    def score_logits(self, features: Tensor) -> Tensor:
+        """The score head's output before the sigmoid, (B, 1) or (B, 8)."""
+        return self.score_head(features)
+
+    def scores_from_logits(self, z: Tensor) -> Tensor:
+        """(B,) PHQ-8 totals in [0, 24] from `score_logits` (items: the sum of eight 0-3)."""
+        if self.task == "items":
+            return (torch.sigmoid(z) * ITEM_MAX).sum(-1)
+        return torch.sigmoid(z[:, 0]) * PHQ8_MAX
+
+    @torch.no_grad()
+    def predict_score(self, batch: Batch) -> Tensor:
+        """(B,) estimated PHQ-8 total, in [0, 24]."""
+        return self.scores_from_logits(self.score_logits(self.forward_features(batch)))
+
+    @torch.no_grad()
+    def predict_items(self, batch: Batch) -> Tensor:
+        """(B, 8) estimated PHQ-8 items, each in [0, 3] (task "items" only)."""
+        return torch.sigmoid(self.score_logits(self.forward_features(batch))) * ITEM_MAX
 
     def reset_head(self) -> None:
         """Drops the classifier so `forward` returns features (used by feature-level fusion)."""

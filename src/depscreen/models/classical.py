@@ -56,9 +56,11 @@ class ClassicalConfig(ModelConfig):
 
 
 class ClassicalModel(DepressionModel):
-    """Features (`featurize`, no parameters) -> standardise -> linear head (2 logits)."""
+    """Features (`featurize`, no parameters) -> standardise -> linear head (2 logits), or for
+    `--task regression` a ridge regression of the PHQ-8 total (its alpha chosen on dev)."""
 
     fitting = "closed-form"
+    heads = ("binary", "regression")
     standardise: ClassVar[bool] = True
     feature_dim: int
     mean: Tensor
@@ -81,6 +83,10 @@ class ClassicalModel(DepressionModel):
     def forward_features(self, batch: Batch) -> Tensor:
         return (self.featurize(batch) - self.mean) / self.scale
 
+    def scores_from_logits(self, z: Tensor) -> Tensor:
+        # Ridge regression predicts the score itself: clipped to the scale, no sigmoid.
+        return z[:, 0].clamp(0.0, 24.0)
+
     @torch.inference_mode()
     def _matrix(self, ds, batch_size: int):
         """The dataset's features, (N, feature_dim): dense, or sparse CSR when the model does
@@ -98,24 +104,32 @@ class ClassicalModel(DepressionModel):
             return np.concatenate(rows) if rows else np.zeros((0, self.feature_dim))
         return sp.vstack(rows).tocsr() if rows else sp.csr_matrix((0, self.feature_dim))
 
+    def _standardised(self, train_ds, dev_ds, keep_train, batch_size: int):
+        """Train and dev feature matrices (train rows `keep_train`), standardised with the
+        train statistics when the model standardises; and the statistics."""
+        x_train = self._matrix(train_ds, batch_size)[keep_train]
+        x_dev = self._matrix(dev_ds, batch_size)
+        mean, scale = np.zeros(self.feature_dim), np.ones(self.feature_dim)
+        if self.standardise:
+            mean, scale = x_train.mean(0), np.maximum(x_train.std(0), 1e-6)
+            x_train, x_dev = (x_train - mean) / scale, (x_dev - mean) / scale
+        return x_train, x_dev, mean, scale
+
     def fit_closed_form(self, train_ds, dev_ds, batch_size: int = 256,
                         seed: int = 0) -> dict[str, Any]:
         """Fits the logistic regression on train samples; C by the dev participants' ROC-AUC,
-        ties by their class-balanced log-loss."""
+        ties by their class-balanced log-loss. With the regression task: `fit_ridge`."""
+        if self.task == "regression":
+            return self.fit_ridge(train_ds, dev_ds, batch_size)
         from sklearn.linear_model import LogisticRegression
         from sklearn.metrics import log_loss, roc_auc_score
         from sklearn.utils.class_weight import compute_sample_weight
 
         from depscreen.stats.aggregate import aggregate_participants
 
-        x_train, y_train = self._matrix(train_ds, batch_size), train_ds.labels
-        keep = y_train >= 0
-        x_train, y_train = x_train[keep], y_train[keep]
-        x_dev = self._matrix(dev_ds, batch_size)
-        mean, scale = np.zeros(self.feature_dim), np.ones(self.feature_dim)
-        if self.standardise:
-            mean, scale = x_train.mean(0), np.maximum(x_train.std(0), 1e-6)
-            x_train, x_dev = (x_train - mean) / scale, (x_dev - mean) / scale
+        keep = train_ds.labels >= 0
+        y_train = train_ds.labels[keep]
+        x_train, x_dev, mean, scale = self._standardised(train_ds, dev_ds, keep, batch_size)
         groups = [s.session_id for s in dev_ds.samples]
         scores: dict[str, float] = {}
         best: tuple[tuple[float, float], float, Any] | None = None
@@ -147,6 +161,38 @@ class ClassicalModel(DepressionModel):
         self.config = dataclasses.replace(self.config, C=float(c))
         return {"C": float(c), "dev_participant_auc_by_C": scores,
                 "n_train_samples": int(len(y_train)), "feature_dim": self.feature_dim}
+
+    def fit_ridge(self, train_ds, dev_ds, batch_size: int = 256) -> dict[str, Any]:
+        """Ridge regression of the PHQ-8 total on train samples; alpha (1 / C for each C of
+        `c_grid`) by the dev participants' RMSE of the mean estimate."""
+        from sklearn.linear_model import Ridge
+
+        from depscreen.stats.regression import aggregate_scores, rmse
+
+        keep = np.isfinite(train_ds.scores)
+        x_train, x_dev, mean, scale = self._standardised(train_ds, dev_ds, keep, batch_size)
+        y_train = train_ds.scores[keep]
+        groups = [s.session_id for s in dev_ds.samples]
+        _, truth = aggregate_scores(groups, dev_ds.scores, "mean")
+        by_c: dict[str, float] = {}
+        best = None
+        for c in sorted(self.config.c_grid):
+            model = Ridge(alpha=1.0 / c).fit(x_train, y_train)
+            _, est = aggregate_scores(groups, np.clip(model.predict(x_dev), 0, 24), "mean")
+            ok = np.isfinite(truth)
+            by_c[repr(c)] = err = rmse(truth[ok], est[ok])
+            if best is None or err < best[0]:
+                best = (err, c, model)
+        assert best is not None
+        _, c, model = best
+        with torch.no_grad():
+            self.mean.copy_(torch.from_numpy(mean).float())
+            self.scale.copy_(torch.from_numpy(scale).float())
+            self.score_head.weight[0] = torch.from_numpy(np.ravel(model.coef_)).float()
+            self.score_head.bias[0] = float(model.intercept_)
+        self.config = dataclasses.replace(self.config, C=float(c))
+        return {"C": float(c), "alpha": 1.0 / float(c), "dev_participant_rmse_by_C": by_c,
+                "n_train_samples": int(keep.sum()), "feature_dim": self.feature_dim}
 
 
 # ------------------------------------------------------------------------------ speech

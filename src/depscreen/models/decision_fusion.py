@@ -98,6 +98,7 @@ class DecisionFusion(DepressionModel):
     modalities = frozenset({"text", "speech"})
     fusion = "decision"
     carries_calibration = True  # per-modality Platt and the weight, in its buffers
+    heads = ("binary",)  # its combiner is fitted for the screen
     feature_dim = 2
     config: DecisionFusionConfig
     platt_text: Tensor

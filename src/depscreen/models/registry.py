@@ -60,14 +60,18 @@ def model_info(name: str) -> dict[str, Any]:
     return model_class(name).info()
 
 
-def create_model(name: str, **config: Any) -> DepressionModel:
-    """Builds the registered model `name` from keyword config (see its config dataclass)."""
+def create_model(name: str, task: str = "binary", **config: Any) -> DepressionModel:
+    """Builds the registered model `name` from keyword config (see its config dataclass),
+    with the score head `task` needs (models/base.TASKS)."""
     cls = model_class(name)
     try:
         cfg = cls.config_cls.from_dict(config)
     except ConfigError as e:
         raise ConfigError(f"model '{name}': {e.reason}") from None
-    return cls(cfg)
+    model = cls(cfg)
+    if task != "binary":
+        model.set_task(task)
+    return model
 
 
 def validate_config(name: str, config: dict[str, Any]) -> dict[str, Any]:

@@ -14,7 +14,12 @@ from depscreen.features.representations import (
 from depscreen.training.profiles import get_profile
 
 IMBALANCE = ("balanced-sampling", "class-weights", "none")
-MONITORS = ("dev_ua", "dev_f1", "dev_participant_ua", "dev_participant_f1", "dev_loss")
+MONITORS = ("dev_ua", "dev_f1", "dev_participant_ua", "dev_participant_f1", "dev_loss",
+            "dev_rmse", "dev_participant_rmse", "dev_participant_mae", "dev_participant_ccc")
+# What checkpoint selection watches when --monitor is not given: the screen's UA when the
+# model has a binary head, else the dev participants' RMSE of the PHQ-8 estimate.
+DEFAULT_MONITOR = {"binary": "dev_ua", "multitask": "dev_ua", "regression": "dev_participant_rmse",
+                   "items": "dev_participant_rmse"}
 TEXT_INPUTS = ("tokens", "embedding")
 
 
@@ -31,7 +36,12 @@ class TrainConfig:
     weight_decay: float | None = None  # None: the profile's (0 for paper and fast)
     patience: int | None = None
     imbalance: str = "balanced-sampling"
-    monitor: str = "dev_ua"
+    monitor: str | None = None  # None: DEFAULT_MONITOR of the task
+    # binary (PHQ-8 >= 10), regression (the PHQ-8 total), multitask (both heads) or items
+    # (the eight PHQ-8 items, summing to the total); models/base.TASKS.
+    task: str = "binary"
+    # Regression tasks: leave out train/dev sessions without a PHQ-8 score (else an error).
+    skip_unscored: bool = False
     model_config: dict = field(default_factory=dict)
     audio: dict = field(default_factory=dict)  # LogMelConfig overrides
     text: dict = field(default_factory=dict)  # vocabulary / tokenizer overrides
@@ -78,6 +88,8 @@ class TrainConfig:
             self.weight_decay = profile.weight_decay
         if self.spec_augment is None:
             self.spec_augment = profile.spec_augment
+        if self.monitor is None:
+            self.monitor = DEFAULT_MONITOR.get(self.task, "dev_ua")
         self.validate()
 
     def validate(self) -> None:
@@ -102,6 +114,13 @@ class TrainConfig:
             raise bad("patience", f"must be >= 1 or unset, got {self.patience}")
         if self.imbalance not in IMBALANCE:
             raise bad("imbalance", f"must be one of {', '.join(IMBALANCE)}, got {self.imbalance!r}")
+        if self.task not in DEFAULT_MONITOR:
+            raise bad("task", f"must be one of {', '.join(DEFAULT_MONITOR)}, got {self.task!r}")
+        heads = model_class(self.model).heads
+        if self.task not in heads:
+            can = [n for n in list_models() if self.task in model_class(n).heads]
+            raise bad("task", f"{self.task} is not one of {self.model}'s ({', '.join(heads)}); "
+                      f"models with it: {', '.join(can)}")
         if self.monitor not in MONITORS:
             raise bad("monitor", f"must be one of {', '.join(MONITORS)}, got {self.monitor!r}")
         if self.text_input not in TEXT_INPUTS:

@@ -121,9 +121,39 @@ class ShardedBatchSampler(Sampler[list[int]]):
         return -(-len(self.inner) // self.world_size)
 
 
+def scored_corpus(corpus: Corpus, task: str, skip_unscored: bool) -> Corpus:
+    """The corpus a regression task can train on: every train and dev session needs its
+    PHQ-8 total (task "items": its eight items). Without `skip_unscored` a ConfigError counts
+    the sessions lacking one; with it they are left out (test is never looked at here)."""
+    import dataclasses
+    import math
+
+    from depscreen.features.dataset import session_items, session_score
+
+    def unscored(sess) -> bool:
+        if task == "items":
+            items = session_items(sess)
+            return not items or any(math.isnan(v) for v in items)
+        return math.isnan(session_score(sess))
+
+    lacking = [s for s in corpus.sessions if s.split in ("train", "dev") and unscored(s)]
+    if not lacking:
+        return corpus
+    what = "the eight PHQ-8 items" if task == "items" else "a PHQ-8 score"
+    n_used = sum(s.split in ("train", "dev") for s in corpus.sessions)
+    if not skip_unscored:
+        ids = ", ".join(s.session_id for s in lacking[:5]) + (", ..." if len(lacking) > 5 else "")
+        raise ConfigError(f"--task {task}: {len(lacking)} of {n_used} train/dev sessions lack "
+                          f"{what} ({ids}); pass --skip-unscored to train without them")
+    drop = {id(s) for s in lacking}
+    return dataclasses.replace(corpus, sessions=[s for s in corpus.sessions if id(s) not in drop])
+
+
 def build_data(corpus: Corpus, cfg: TrainConfig, cache_dir: Path, progress: bool = True,
                modalities: frozenset[str] | None = None) -> DataBundle:
     """Vocabulary from the training split, then the train and dev samples (never test)."""
+    if cfg.task != "binary":
+        corpus = scored_corpus(corpus, cfg.task, cfg.skip_unscored)
     audio_cfg = LogMelConfig(**cfg.audio)
     text_cfg = TextConfig(**cfg.text)
     mods = modalities or model_modalities(cfg.model)
@@ -166,6 +196,23 @@ def predict_dataset(model: torch.nn.Module, ds: UtteranceDataset, cfg: TrainConf
     return probs
 
 
+@torch.inference_mode()
+def predict_scores(model: torch.nn.Module, ds: UtteranceDataset, cfg: TrainConfig | None = None,
+                   batch_size: int = 64) -> tuple[np.ndarray, np.ndarray | None]:
+    """The estimated PHQ-8 total of every sample of `ds` (and its eight items for a model of
+    task "items", else None), in the dataset's order."""
+    model.eval()
+    bs = cfg.batch_size if cfg is not None else batch_size
+    scores = np.zeros(len(ds), dtype=np.float64)
+    items = np.zeros((len(ds), 8), dtype=np.float64) if model.task == "items" else None
+    for idx in LengthBucketSampler(ds.lengths, bs, shuffle=False):
+        batch = collate([ds[i] for i in idx])
+        scores[idx] = model.predict_score(batch).double().cpu().numpy()
+        if items is not None:
+            items[idx] = model.predict_items(batch).double().cpu().numpy()
+    return scores, items
+
+
 def predict_log_odds(model: torch.nn.Module, ds: UtteranceDataset,
                      cfg: TrainConfig | None = None) -> np.ndarray:
     """log(p / (1 - p)) of `predict_dataset`, p clipped to [1e-7, 1 - 1e-7]."""
@@ -173,9 +220,12 @@ def predict_log_odds(model: torch.nn.Module, ds: UtteranceDataset,
     return np.log(p) - np.log1p(-p)
 
 
-def prediction_frame(ds: UtteranceDataset, probs: np.ndarray) -> pd.DataFrame:
-    """One row per sample: where it is in the interview, its label and its probability."""
-    return pd.DataFrame(
+def prediction_frame(ds: UtteranceDataset, probs: np.ndarray, scores: np.ndarray | None = None,
+                     items: np.ndarray | None = None) -> pd.DataFrame:
+    """One row per sample: where it is in the interview, its label and its probability; with
+    `scores`, its PHQ-8 total (`score`, NaN when unknown) and estimate (`score_pred`), with
+    `items` the estimated items (`pred_<ITEM>`)."""
+    frame = pd.DataFrame(
         {
             "session_id": [s.session_id for s in ds.samples],
             "utt_index": [s.utt_index for s in ds.samples],
@@ -188,6 +238,16 @@ def prediction_frame(ds: UtteranceDataset, probs: np.ndarray) -> pd.DataFrame:
             "prob": np.round(probs, 6),
         }
     )
+    if scores is not None:
+        frame["score"] = ds.scores
+        frame["score_pred"] = np.round(scores, 4)
+    if items is not None:
+        from depscreen.corpora.records import PHQ8_ITEMS
+
+        for i, name in enumerate(PHQ8_ITEMS):
+            frame[f"item_{name}"] = [s.items[i] if s.items else np.nan for s in ds.samples]
+            frame[f"pred_{name}"] = np.round(items[:, i], 4)
+    return frame
 
 
 def sample_session_ids(ds: UtteranceDataset) -> list[str]:

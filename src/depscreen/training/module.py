@@ -1,4 +1,13 @@
-"""The Lightning module: any registered model, cross-entropy, Adam, dev metrics each epoch."""
+"""The Lightning module: any registered model, its task's loss, Adam, dev metrics each epoch.
+
+Losses: cross-entropy for the binary screen. The PHQ-8 total is bounded (0-24) and skewed
+(most people score low), so the score head is read through a sigmoid and trained with the
+binary cross-entropy of its output against score / 24 (fractional-logit regression, Papke and
+Wooldridge 1996): estimates stay inside the scale, the loss is the Bernoulli quasi-likelihood
+whose variance shrinks near the bounds as a bounded score's does, and no outlier dominates
+the gradient as it would under squared error. Items: the same per item, against item / 3.
+Samples whose target is unknown (NaN) are left out of that loss.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from depscreen.models.base import ITEM_MAX, PHQ8_MAX
 from depscreen.stats.aggregate import aggregate_participants
 from depscreen.stats.metrics import binary_metrics
 
@@ -42,7 +52,9 @@ class LitClassifier(L.LightningModule):
         self.seed = seed
         cw = torch.tensor(class_weights, dtype=torch.float32) if class_weights else None
         self.register_buffer("class_weights", cw, persistent=False)
-        self._val: list[tuple[list[str], np.ndarray, np.ndarray]] = []
+        self.task = getattr(model, "task", "binary")
+        self._val: list[tuple[list[str], np.ndarray, np.ndarray, np.ndarray | None,
+                              np.ndarray]] = []
         self._train_losses: list[float] = []
         self.last_dev: dict | None = None
 
@@ -64,30 +76,64 @@ class LitClassifier(L.LightningModule):
             batches.set_epoch(self.current_epoch)
         self._train_losses.clear()
 
-    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        batch = augment_batch(batch, self.augment)
-        features = self.model.forward_features(batch)
-        logits = self.model.forward_head(features)  # (B, 2)
-        loss = F.cross_entropy(logits, batch["label"], weight=self.class_weights)
-        weight = getattr(self.model.config, "branch_loss_weight", 0.0)
-        if weight > 0 and hasattr(self.model, "branch_logits"):
+    def _classification_loss(self, batch: dict, features: torch.Tensor, logits: torch.Tensor,
+                             weight: torch.Tensor | None) -> torch.Tensor:
+        loss = F.cross_entropy(logits, batch["label"], weight=weight)
+        branch_weight = getattr(self.model.config, "branch_loss_weight", 0.0)
+        if branch_weight > 0 and hasattr(self.model, "branch_logits"):
             # Feature-level fusion: each branch's own classifier on the samples that have it.
             for branch, present in self.model.branch_logits(batch, features):
                 if present.any():
-                    loss = loss + weight * F.cross_entropy(
-                        branch[present], batch["label"][present], weight=self.class_weights
+                    loss = loss + branch_weight * F.cross_entropy(
+                        branch[present], batch["label"][present], weight=weight
                     )
+        return loss
+
+    def _score_loss(self, batch: dict, features: torch.Tensor) -> torch.Tensor:
+        """Fractional-logit loss of the score head (module docstring); 0 with no target."""
+        z = self.model.score_logits(features)
+        if self.task == "items":
+            target = batch["items"] / ITEM_MAX
+        else:
+            z, target = z[:, 0], batch["score"] / PHQ8_MAX
+        known = torch.isfinite(target)
+        if not known.any():
+            return z.sum() * 0.0
+        return F.binary_cross_entropy_with_logits(z[known], target[known])
+
+    def _loss(self, batch: dict, features: torch.Tensor, weight: torch.Tensor | None,
+              branches: bool = True) -> torch.Tensor:
+        """The task's training loss (`branches`: with the fusion's per-branch terms; the dev
+        loss leaves them out)."""
+        loss = None
+        if self.task in ("binary", "multitask"):
+            logits = self.model.forward_head(features)  # (B, 2)
+            loss = (self._classification_loss(batch, features, logits, weight) if branches
+                    else F.cross_entropy(logits, batch["label"], weight=weight))
+        if self.task != "binary":
+            score = self._score_loss(batch, features)
+            loss = score if loss is None else loss + score
+        return loss
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        batch = augment_batch(batch, self.augment)
+        features = self.model.forward_features(batch)
+        loss = self._loss(batch, features, self.class_weights)
         self._train_losses.append(float(loss.detach()))
         return loss
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
-        logits = self.model(batch)
-        loss = F.cross_entropy(logits, batch["label"])
+        features = self.model.forward_features(batch)
+        loss = self._loss(batch, features, None, branches=False)
         self.log("dev_loss", loss, on_step=False, on_epoch=True, batch_size=len(batch["label"]))
-        prob = torch.softmax(logits.float(), dim=-1)[:, 1]
-        self._val.append(
-            (list(batch["session_id"]), prob.cpu().numpy(), batch["label"].cpu().numpy())
-        )
+        prob = torch.softmax(self.model.forward_head(features).float(), dim=-1)[:, 1]
+        scores = None
+        if self.task != "binary":
+            scores = self.model.scores_from_logits(self.model.score_logits(features))
+            scores = scores.float().cpu().numpy()
+        self._val.append((list(batch["session_id"]), prob.cpu().numpy(),
+                          batch["label"].cpu().numpy(), scores,
+                          batch["score"].cpu().numpy() if "score" in batch else None))
 
     def on_validation_epoch_end(self) -> None:
         if not self._val:
@@ -95,13 +141,35 @@ class LitClassifier(L.LightningModule):
         sids = [s for chunk in self._val for s in chunk[0]]
         probs = np.concatenate([c[1] for c in self._val])
         labels = np.concatenate([c[2] for c in self._val])
+        scores = truth = None
+        if self.task != "binary":
+            scores = np.concatenate([c[3] for c in self._val])
+            truth = np.concatenate([c[4] for c in self._val])
         self._val.clear()
-        self.last_dev = dev_metrics(sids, probs, labels)
+        self.last_dev = {}
+        if self.task in ("binary", "multitask"):
+            self.last_dev.update(dev_metrics(sids, probs, labels))
+        if scores is not None:
+            self.last_dev.update(dev_score_metrics(sids, scores, truth))
         if self._train_losses:
             # Logged here (not at train-epoch end) so the epoch's row and checkpoint agree.
             self.last_dev["train_loss"] = float(np.mean(self._train_losses))
         for key, value in self.last_dev.items():
             self.log(key, value, on_epoch=True, batch_size=len(labels))
+
+
+def dev_score_metrics(session_ids, scores, truth) -> dict[str, float]:
+    """The PHQ-8 estimate's dev numbers logged each epoch: utterance RMSE and the dev
+    participants' RMSE, MAE and CCC of their mean estimate (unknown scores left out)."""
+    from depscreen.stats.regression import aggregate_scores, ccc, mae, rmse
+
+    ok = np.isfinite(truth)
+    _, part = aggregate_scores(list(np.asarray(session_ids)[ok]), scores[ok], "mean")
+    _, part_truth = aggregate_scores(list(np.asarray(session_ids)[ok]), truth[ok], "mean")
+    return {"dev_rmse": rmse(truth[ok], scores[ok]),
+            "dev_participant_rmse": rmse(part_truth, part),
+            "dev_participant_mae": mae(part_truth, part),
+            "dev_participant_ccc": ccc(part_truth, part)}
 
 
 def dev_metrics(session_ids, probs, labels, threshold: float = 0.5) -> dict[str, float]:

@@ -16,6 +16,7 @@ import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from depscreen.corpora.prepare import load_prepared
@@ -26,13 +27,14 @@ from depscreen.training.data import (
     build_data,
     predict_dataset,
     predict_log_odds,
+    predict_scores,
     prediction_frame,
     sample_session_ids,
 )
 from depscreen.training.decision import fit_decision_fusion
 from depscreen.training.run_folder import Fit, RunFolder
 
-MAXIMIZE = {"dev_ua", "dev_f1", "dev_participant_ua", "dev_participant_f1"}
+MAXIMIZE = {"dev_ua", "dev_f1", "dev_participant_ua", "dev_participant_f1", "dev_participant_ccc"}
 
 
 @dataclass
@@ -126,7 +128,8 @@ def train(
             fit = fit_model(cfg, data, folder, resume, progress)
     if fit is None:  # a DDP rank > 0: only rank 0 writes the run's outputs
         return RunResult(folder.path, -1, {}, written=False)
-    folder.finish(cfg, data, fit, prediction_frame(data.dev, fit.dev_probs))
+    folder.finish(cfg, data, fit, prediction_frame(data.dev, fit.dev_probs, fit.dev_scores,
+                                                   fit.dev_items))
     return RunResult(folder.path, fit.best_epoch, fit.dev_metrics)
 
 
@@ -194,7 +197,7 @@ def fit_model(cfg: TrainConfig, data: DataBundle, folder: RunFolder, resume: boo
     # Recurrent gradients decay into subnormal floats, which x86 processes ~100x slower.
     torch.set_flush_denormal(True)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
-    model = create_model(cfg.model, **data.model_kwargs(cfg))
+    model = create_model(cfg.model, task=cfg.task, **data.model_kwargs(cfg))
     if cfg.init_from:
         _init_encoders(model, cfg.init_from, data)
     lit = LitClassifier(model, lr=cfg.lr, weight_decay=cfg.weight_decay,
@@ -227,12 +230,23 @@ def fit_model(cfg: TrainConfig, data: DataBundle, folder: RunFolder, resume: boo
     return _dev_fit(model, int(state["epoch"]), data, cfg)
 
 
-def _dev_fit(model, best_epoch: int, data: DataBundle, cfg: TrainConfig | None) -> Fit:
-    from depscreen.training.module import dev_metrics
+def _dev_fit(model, best_epoch: int, data: DataBundle, cfg: TrainConfig) -> Fit:
+    """The selected model's dev predictions and metrics: the screen's probabilities when it
+    has a binary head (else NaN), and its PHQ-8 estimates for the regression tasks."""
+    from depscreen.training.module import dev_metrics, dev_score_metrics
 
-    probs = predict_dataset(model, data.dev, cfg)
-    dev = dev_metrics(sample_session_ids(data.dev), probs, data.dev.labels)
-    return Fit(model, best_epoch, dev, probs)
+    ids = sample_session_ids(data.dev)
+    dev: dict = {}
+    if cfg.task in ("binary", "multitask"):
+        probs = predict_dataset(model, data.dev, cfg)
+        dev.update(dev_metrics(ids, probs, data.dev.labels))
+    else:
+        probs = np.full(len(data.dev), np.nan)
+    scores = items = None
+    if cfg.task != "binary":
+        scores, items = predict_scores(model, data.dev, cfg)
+        dev.update(dev_score_metrics(ids, scores, data.dev.scores))
+    return Fit(model, best_epoch, dev, probs, dev_scores=scores, dev_items=items)
 
 
 def fit_closed_form(cfg: TrainConfig, data: DataBundle, folder: RunFolder) -> Fit:
@@ -240,7 +254,7 @@ def fit_closed_form(cfg: TrainConfig, data: DataBundle, folder: RunFolder) -> Fi
     from depscreen.models import create_model
 
     torch.manual_seed(cfg.seed)
-    model = create_model(cfg.model, **data.model_kwargs(cfg))
+    model = create_model(cfg.model, task=cfg.task, **data.model_kwargs(cfg))
     folder.write_json("fit.json", model.fit_closed_form(data.train, data.dev, seed=cfg.seed))
     model.eval()
     return _dev_fit(model, -1, data, cfg)

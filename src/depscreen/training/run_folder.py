@@ -149,7 +149,7 @@ class RunFolder:
         from depscreen.models import create_model
 
         spec = self.model_spec()
-        model = create_model(spec["name"], **spec["config"])
+        model = create_model(spec["name"], task=spec.get("task", "binary"), **spec["config"])
         model.load_state_dict(load_file(str(self.weights_file)))
         model.eval()
         return model, spec
@@ -200,7 +200,8 @@ class RunFolder:
         """Weights, model.json, dev predictions (`dev_frame`, one row per dev sample), then
         done.json, last: its presence marks the run complete."""
         self.save_model(fit.model, cfg.model, {"features": data.feature_config(),
-                                               "text_input": cfg.text_input, **fit.model_extra})
+                                               "text_input": cfg.text_input, "task": cfg.task,
+                                               **fit.model_extra})
         atomic_write_text(self.dev_predictions_file, dev_frame.to_csv(index=False))
         write_json(self.done_file, {"best_epoch": fit.best_epoch, "dev_metrics": fit.dev_metrics,
                                     "model": cfg.model, "seed": cfg.seed, **fit.done_extra})
@@ -215,6 +216,8 @@ class Fit:
     model: Any
     best_epoch: int
     dev_metrics: dict
-    dev_probs: Any  # np.ndarray, one per dev sample
+    dev_probs: Any  # np.ndarray, one per dev sample (NaN without a binary head)
+    dev_scores: Any = None  # the PHQ-8 estimates (regression tasks)
+    dev_items: Any = None  # (n, 8) item estimates (task "items")
     model_extra: dict = field(default_factory=dict)
     done_extra: dict = field(default_factory=dict)
