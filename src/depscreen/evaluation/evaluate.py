@@ -15,6 +15,7 @@ import pandas as pd
 
 from depscreen.corpora.prepare import load_prepared
 from depscreen.errors import DepscreenError
+from depscreen.evaluation.regression import score_regression
 from depscreen.stats.aggregate import LEVELS, aggregate_participants
 from depscreen.stats.metrics import binary_metrics
 from depscreen.stats.threshold import DEFAULT_RULE, choose_threshold
@@ -55,7 +56,7 @@ def predict_split(run: Path, split: str, cache_dir: Path | None = None,
                   prepared: Path | None = None, progress: bool = False) -> pd.DataFrame:
     """Per-sample probabilities of a finished run on `split` (utterance level)."""
     from depscreen.features.dataset import build_split_for_run
-    from depscreen.training.data import predict_dataset, prediction_frame
+    from depscreen.training.data import predict_dataset, predict_scores, prediction_frame
 
     folder = RunFolder(run)
     header = folder.header()
@@ -68,7 +69,10 @@ def predict_split(run: Path, split: str, cache_dir: Path | None = None,
                              text_input=header["train"].get("text_input", "tokens"))
     if len(ds) == 0:
         raise DepscreenError(f"the {split} split has no usable samples", prepared)
-    frame = prediction_frame(ds, predict_dataset(model, ds))
+    probs = (predict_dataset(model, ds) if model.task in ("binary", "multitask")
+             else np.full(len(ds), np.nan))
+    scores, items = predict_scores(model, ds) if model.task != "binary" else (None, None)
+    frame = prediction_frame(ds, probs, scores, items)
     genders = {s.session_id: s.gender for s in corpus.sessions}
     frame["gender"] = frame["session_id"].map(genders)
     return frame
@@ -106,9 +110,20 @@ def evaluate_run(run: Path, split: str = "test", out: Path | None = None,
     RunFolder(run).require_finished()
     if split not in ("dev", "test"):
         raise DepscreenError(f"--split must be dev or test, got {split!r}")
-    thresholds = run_thresholds(run, aggregation, threshold_rule)
+    task = RunFolder(run).model_spec().get("task", "binary")
     frame = predict_split(run, split, cache_dir=cache_dir, progress=progress)
-    ev = score(frame, thresholds, aggregation, threshold_rule)
+    if task in ("regression", "items"):
+        metrics, people = score_regression(RunFolder(run), frame, split)
+        ev = Evaluation(metrics, frame, people)
+    else:
+        thresholds = run_thresholds(run, aggregation, threshold_rule)
+        ev = score(frame, thresholds, aggregation, threshold_rule)
+        if task == "multitask":
+            metrics, people = score_regression(RunFolder(run), frame, split)
+            ev.metrics.update(metrics)
+            ev.participants = ev.participants.merge(
+                people[["session_id", "score", "score_pred"]], on="session_id")
+    ev.metrics["task"] = task
     ev.metrics["split"] = split
     ev.metrics["run"] = str(run)
     if out is not None:
@@ -132,7 +147,7 @@ def write_evaluation(ev: Evaluation, out: Path, title: str) -> None:
     (out / "metrics.json").unlink(missing_ok=True)
     atomic_write_text(out / "predictions.csv", ev.participants.to_csv(index=False))
     atomic_write_text(out / "utterance_predictions.csv", ev.utterances.to_csv(index=False))
-    for level in LEVELS:
+    for level in [lv for lv in LEVELS if lv in ev.metrics]:
         cm = np.array(ev.metrics[level]["confusion_matrix"])
         save_confusion_matrix(cm, out / f"confusion_matrix_{level}.png",
                               title=f"{title} — {level} level")
