@@ -338,6 +338,9 @@ def test_bad_header(tmp_path: Path) -> None:
     [
         ("300,0,3,", "300,no,3,", "PHQ8_Binary must be 0 or 1, found 'no'"),
         ("300,0,3,", "300,0,three,", "PHQ8_Score must be a number"),
+        ("300,0,3,", "300,0,25,", "PHQ8_Score must be a number from 0 to 24, found '25'"),
+        ("300,0,3,", "300,0,-1,", "PHQ8_Score must be a number from 0 to 24, found '-1'"),
+        ("300,0,3,", "300,0,nan,", "PHQ8_Score must be a number from 0 to 24, found 'nan'"),
         ("300,0,3,", "30x,0,3,", "participant ID '30x' is not a whole number"),
         ("300,0,3,1,3", "300,0,3,1,7", "PHQ8_NoInterest must be 0, 1, 2, 3 or empty"),
         ("300,0,3,1,", "300,0,3,2,", "unknown gender '2'"),

@@ -257,6 +257,11 @@ def test_bad_fractions(data: Path) -> None:
             "m.csv:2: unknown gender 'other'",
         ),
         ([{"session_id": "", "label": 1, "text": "a"}], None, "m.csv:2: empty session_id"),
+        (
+            [{"session_id": "1", "label": 1, "text": "a", "phq8_score": 25}],
+            None,
+            "m.csv:2: phq8_score must be a number from 0 to 24, found '25'",
+        ),
     ],
 )
 def test_manifest_errors(
