@@ -33,15 +33,33 @@ def export(
 
     loaded = export_bundle(run, out_file, force=force)
     size = out_file.stat().st_size
-    out.print(
-        f"{out_file}: {loaded.name} (version {loaded.version}), {size / 1024:.0f} KiB; "
-        f"thresholds from dev: participant {loaded.thresholds['participant']:.2f}, "
-        f"utterance {loaded.thresholds['utterance']:.2f}",
-        highlight=False,
-    )
+    if loaded.has_binary_head:
+        decision = (f"thresholds from dev: participant {loaded.thresholds['participant']:.2f}, "
+                    f"utterance {loaded.thresholds['utterance']:.2f}")
+    else:
+        decision = f"screen at PHQ-8 >= {loaded.thresholds['score']:g} (the cutoff, not tuned)"
+    line = f"{out_file}: {loaded.name} (version {loaded.version}), {size / 1024:.0f} KiB; "
+    if loaded.task != "binary":
+        line += f"task {loaded.task}; "
+    line += decision
+    if loaded.regression is not None:
+        reg = loaded.regression
+        lo, hi = reg["interval"]
+        line += (f"; score: {reg['aggregation']} of the sample estimates (chosen on dev), "
+                 f"{reg['interval_level']:.0%} interval offsets [{lo:+.2f}, {hi:+.2f}] "
+                 f"({reg['interval_from']}), dev RMSE {reg['dev_rmse']:.2f}")
+    out.print(line, highlight=False)
 
 
 # ----------------------------------------------------------------------------- predict
+def _score_line(score: dict) -> str:
+    """One line on the estimated PHQ-8 score of a model with a score head."""
+    lo, hi = score["interval"]
+    return (f"estimated PHQ-8 {score['estimate']:.2f} ({score['interval_level']:.0%} interval "
+            f"{lo:.2f}-{hi:.2f}; {score['interval_from']}): {score['band']}; "
+            f"{'screen positive' if score['screen_at_10'] else 'screen negative'} at 10")
+
+
 @app.command()
 def predict(
     folder: Annotated[
@@ -138,11 +156,21 @@ def predict(
             atomic_write_text(out_file, payload)
         for w in result["warnings"]:
             console.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
+        if "score" in result:
+            console.print(_score_line(result["score"]), highlight=False, soft_wrap=True)
         print(payload, end="")
         return
 
     def done(item, row) -> None:
-        state = f"error: {row['error']}" if row["error"] else f"{row['probability']:.3f}"
+        if row["error"]:
+            state = f"error: {row['error']}"
+        elif row["probability"] == "":  # a score model without a binary head
+            state = f"PHQ-8 {row['score']} [{row['score_low']}, {row['score_high']}] {row['band']}"
+        else:
+            state = f"{row['probability']:.3f}"
+            if row["score"] != "":
+                state += f", PHQ-8 {row['score']} [{row['score_low']}, {row['score_high']}] " \
+                         f"{row['band']}"
         console.print(f"{item.session_id}: {state}", highlight=False, soft_wrap=True)
 
     rows = predict_batch(loaded, items, asr=asr, max_audio_bytes=max_bytes, verbose=verbose,

@@ -36,7 +36,8 @@ REQUIRED_MEMBERS = (
     "calibration.json",
     "thresholds.json",
 )
-OPTIONAL_MEMBERS = ("vocab.json",)
+# regression.json: models with a PHQ-8 score head only (inference/regression.py).
+OPTIONAL_MEMBERS = ("vocab.json", "regression.json")
 # Limits: a bundle of the paper's models is a few MiB; these stop a hostile file early.
 MAX_BUNDLE_BYTES = 2 * 1024**3
 MAX_JSON_BYTES = 64 * 1024**2

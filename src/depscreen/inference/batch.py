@@ -1,7 +1,8 @@
 """Scoring many interviews (`predict_batch`): from a manifest or a folder, one CSV row each.
 
 An interview that cannot be scored gets its error in the `error` column; the others are
-still scored.
+still scored. Models with a PHQ-8 score head fill `score`, `score_low`, `score_high` (its
+80% interval) and `band`; models without a binary head leave the probability columns empty.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ BATCH_COLUMNS = (
     "session_id", "probability", "decision", "threshold", "p_text", "p_speech", "text_source",
     "modalities_used", "utterances_scored", "samples", "duration_s", "model", "model_version",
     "warnings", "error",
+    # Models with a PHQ-8 score head (empty for binary models): estimate, its interval, band.
+    "score", "score_low", "score_high", "band",
 )
 _AUDIO_SUFFIXES = {".wav", ".flac", ".ogg"}
 _TRANSCRIPT_SUFFIXES = {".csv", ".tsv", ".txt"}
@@ -157,6 +160,10 @@ def predict_batch(
                 "duration_s": res["inputs"]["duration_s"],
                 "warnings": " | ".join(w for w in res["warnings"] if w not in loaded.warnings),
             })
+            if "score" in res:
+                score = res["score"]
+                row.update({"score": score["estimate"], "score_low": score["interval"][0],
+                            "score_high": score["interval"][1], "band": score["band"]})
         row = {k: ("" if v is None else v) for k, v in row.items()}
         rows.append(row)
         if on_done is not None:

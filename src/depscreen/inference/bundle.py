@@ -11,6 +11,13 @@ A bundle is a zip archive holding only data, never code:
     features.json        the log-Mel config and its hash, the text config, text input, modalities
     calibration.json     how probabilities are calibrated (fitted on dev, see below)
     thresholds.json      utterance- and participant-level decision thresholds chosen on dev
+    regression.json      models with a PHQ-8 score head only: the participant aggregation,
+                         the 80% interval offsets and the dev RMSE, from dev (regression.py)
+
+model.json names the task ("regression", "multitask", "items") of a model with a score head;
+without one it is a binary model, as every bundle before score models was (their bytes are
+unchanged). A model without a binary head has calibration "none" and the PHQ-8 cutoff of 10
+on its score as threshold (inference/regression.py).
 
 The container (zip layout, manifest, checksums, archive hash, member-name and size checks) is
 archive.py's; how probabilities are calibrated is calibration.py's. Loading (`load_bundle`)
@@ -52,6 +59,17 @@ from depscreen.inference.calibration import (  # noqa: F401  (apply_calibration:
     fit_dev_calibration,
     own_calibration,
 )
+from depscreen.inference.regression import (
+    KNOWN_TASKS,
+    SCORE_THRESHOLD_SOURCE,
+    check_regression,
+    check_score_thresholds,
+    dev_regression,
+    has_binary_head,
+    has_score_head,
+    no_calibration,
+    score_thresholds,
+)
 from depscreen.models import model_class
 from depscreen.training.run_folder import RunFolder, RunFolderError
 from depscreen.utils.atomic import atomic_write_bytes
@@ -62,9 +80,12 @@ from depscreen.utils.files import read_limited
 class LoadedModel:
     """A model ready for `predict_interview`, from a run folder or a bundle.
 
-    `thresholds`: {"utterance": t, "participant": t} chosen on dev.
+    `thresholds`: {"utterance": t, "participant": t} chosen on dev; for a model without a
+    binary head {"score": 10, ...}, the PHQ-8 cutoff (`has_binary_head`).
     `calibration`: how the model's probabilities are calibrated (see the module docstring);
-    for method "platt", p = sigmoid(a * logit(p_model) + b).
+    for method "platt", p = sigmoid(a * logit(p_model) + b); "none" without a binary head.
+    `task`: binary, regression, multitask or items; `regression`: for a model with a score
+    head, the dev-chosen aggregation, interval offsets, dev RMSE and n (regression.py).
     `version`: the first 12 hex digits of the weights' SHA-256 (identifies the weights).
     """
 
@@ -86,6 +107,16 @@ class LoadedModel:
     warnings: list[str] = field(default_factory=list)
     # The representations it was trained on (log-Mel + tokens for older runs and bundles).
     choice: FeatureChoice = field(default_factory=FeatureChoice)
+    task: str = "binary"
+    regression: dict | None = None
+
+    @property
+    def has_binary_head(self) -> bool:
+        return has_binary_head(self.task)
+
+    @property
+    def has_score_head(self) -> bool:
+        return has_score_head(self.task)
 
     @property
     def decision_level(self) -> bool:
@@ -98,28 +129,32 @@ class LoadedModel:
         return frozenset(self.model.modalities)
 
     def describe(self) -> dict:
-        """The model's identity for prediction outputs."""
-        return {
+        """The model's identity for prediction outputs (a binary model's as it always was)."""
+        out = {
             "name": self.name,
             "version": self.version,
             "source": self.source,
             "trained_with_depscreen": self.depscreen_version,
             "calibration": self.calibration.get("method"),
-            "thresholds_chosen_on": "dev",
+            "thresholds_chosen_on": "dev" if self.has_binary_head else SCORE_THRESHOLD_SOURCE,
         }
+        if self.task != "binary":
+            out["task"] = self.task
+        return out
 
 
 # ----------------------------------------------------------------------------- shared pieces
 
 
-def _build_model(name: str, config: dict, state: dict, where: Path):
-    """Rebuild a registered model and load its weights (strictly); no code from the file runs."""
+def _build_model(name: str, config: dict, state: dict, where: Path, task: str = "binary"):
+    """Rebuild a registered model (with the score head of `task`) and load its weights
+    (strictly); no code from the file runs."""
     import torch
 
     from depscreen.models import create_model
 
     try:
-        model = create_model(name, **config)
+        model = create_model(name, task=task, **config)
     except ConfigError as e:
         raise BundleError(f"the model config is not valid for this depscreen ({e.reason})",
                           where) from None
@@ -217,24 +252,50 @@ def _load_run(folder: RunFolder) -> LoadedModel:
     except (KeyError, TypeError) as e:
         raise BundleError(f"run files are incomplete ({e})", run) from None
     weights = folder.weights_bytes()
+    task = _task(spec, run)
     audio_cfg, text_cfg, mods = _feature_section(features, text_input, run)
-    model = _build_model(name, config, _load_tensors(weights, folder.weights_file), run)
+    model = _build_model(name, config, _load_tensors(weights, folder.weights_file), run, task)
     vocab = folder.load_vocab()
-    if model.carries_calibration:
-        calibration = own_calibration(model)
+    if not has_binary_head(task):
+        calibration, thresholds = no_calibration(task), score_thresholds()
     else:
-        calibration = fit_dev_calibration(folder.read_dev_predictions())
-    thresholds = _dev_thresholds(folder, calibration)
+        if model.carries_calibration:
+            calibration = own_calibration(model)
+        else:
+            calibration = fit_dev_calibration(folder.read_dev_predictions())
+        thresholds = _dev_thresholds(folder, calibration)
+    regression = None
+    if has_score_head(task):
+        regression = _run_regression(folder)
     loaded = LoadedModel(
         model=model, name=name, model_config=config, version=sha256(weights)[:12], vocab=vocab,
         audio_cfg=audio_cfg, text_cfg=text_cfg, text_input=text_input, data_modalities=mods,
         thresholds=thresholds, calibration=calibration, source="run", path=run,
         sentence_encoder=_encoder_name() if text_input == "embedding" else None,
-        choice=_feature_choice(features, text_input, run),
+        choice=_feature_choice(features, text_input, run), task=task, regression=regression,
     )
     _check_vocab(loaded)
     _calibration_warning(loaded)
     return loaded
+
+
+def _task(spec: dict, where: Path) -> str:
+    """The task a run's or bundle's model.json names (binary when it names none)."""
+    task = spec.get("task", "binary")
+    if task not in KNOWN_TASKS:
+        raise BundleError(f"unknown task {task!r} in model.json", where)
+    return task
+
+
+def _run_regression(folder: RunFolder) -> dict:
+    dev = folder.read_dev_predictions(labelled_only=False)
+    if not {"score", "score_pred"} <= set(dev.columns):
+        raise BundleError("the dev predictions of a score model lack the columns score, "
+                          "score_pred", folder.dev_predictions_file)
+    try:
+        return dev_regression(dev)
+    except BundleError as e:
+        raise BundleError(e.reason, folder.dev_predictions_file) from None
 
 
 def _calibration_warning(loaded: LoadedModel) -> None:
@@ -268,10 +329,17 @@ def bundle_members(loaded: LoadedModel, weights: bytes) -> dict[str, bytes]:
     def js(obj: Any) -> bytes:
         return (json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n").encode()
 
+    spec = {"format": 1, "name": loaded.name, "config": loaded.model_config,
+            "text_input": loaded.text_input}
+    if loaded.task != "binary":  # a binary model's model.json stays as it always was
+        spec["task"] = loaded.task
+    if loaded.has_binary_head:
+        thresholds = {**loaded.thresholds, "aggregation": "mean", "chosen_on": "dev"}
+    else:
+        thresholds = loaded.thresholds
     members = {
         "weights.safetensors": weights,
-        "model.json": js({"format": 1, "name": loaded.name, "config": loaded.model_config,
-                          "text_input": loaded.text_input}),
+        "model.json": js(spec),
         "features.json": js({
             "audio": loaded.audio_cfg.to_dict(),
             "audio_key": loaded.audio_cfg.key(),
@@ -283,8 +351,10 @@ def bundle_members(loaded: LoadedModel, weights: bytes) -> dict[str, bytes]:
             "representations": loaded.choice.to_dict(),
         }),
         "calibration.json": js(loaded.calibration),
-        "thresholds.json": js({**loaded.thresholds, "aggregation": "mean", "chosen_on": "dev"}),
+        "thresholds.json": js(thresholds),
     }
+    if loaded.regression is not None:
+        members["regression.json"] = js(loaded.regression)
     if loaded.vocab is not None:
         members["vocab.json"] = (loaded.vocab.to_json() + "\n").encode()
     return members
@@ -363,16 +433,20 @@ def load_bundle_bytes(data: bytes, path: str | Path = "<bundle>") -> LoadedModel
             vocab = Vocabulary.from_json(raw["vocab.json"].decode("utf-8"))
         except (DepscreenError, UnicodeDecodeError) as e:
             raise BundleError(f"vocab.json is not a vocabulary ({e})", where) from None
-    model = _build_model(name, config, _load_tensors(raw["weights.safetensors"], where), where)
+    task, regression = _bundle_task(spec, raw, where)
+    model = _build_model(name, config, _load_tensors(raw["weights.safetensors"], where), where,
+                         task)
     loaded = LoadedModel(
         model=model, name=name, model_config=config,
         version=sha256(raw["weights.safetensors"])[:12], vocab=vocab, audio_cfg=audio_cfg,
         text_cfg=text_cfg, text_input=text_input, data_modalities=mods,
-        thresholds=_check_thresholds(thresholds, where),
-        calibration=check_calibration(calibration, where), source="bundle", path=where,
+        thresholds=(_check_thresholds(thresholds, where) if has_binary_head(task)
+                    else check_score_thresholds(thresholds, where)),
+        calibration=check_calibration(calibration, where, binary_head=has_binary_head(task)),
+        source="bundle", path=where,
         depscreen_version=str(manifest.get("depscreen_version", "?")),
         sentence_encoder=features.get("sentence_encoder"),
-        choice=_feature_choice(features, text_input, where),
+        choice=_feature_choice(features, text_input, where), task=task, regression=regression,
     )
     _check_vocab(loaded)
     _calibration_warning(loaded)
@@ -381,6 +455,22 @@ def load_bundle_bytes(data: bytes, path: str | Path = "<bundle>") -> LoadedModel
             f"the model was trained with sentence encoder {loaded.sentence_encoder}; "
             f"this installation has {_encoder_name()} (embeddings may differ slightly)")
     return loaded
+
+
+def _bundle_task(spec: dict, raw: dict[str, bytes], where: Path) -> tuple[str, dict | None]:
+    """(task, regression.json checked) of a bundle; a model with a score head needs
+    regression.json and a binary one must not have it."""
+    task = _task(spec, where)
+    if not has_score_head(task):
+        if "regression.json" in raw:
+            raise BundleError(f"regression.json in the bundle of a {task} model (no score "
+                              "head); the bundle is inconsistent", where)
+        return task, None
+    if "regression.json" not in raw:
+        raise BundleError(f"the bundle of a {task} model lacks regression.json (its score "
+                          "aggregation and interval); export it again", where)
+    return task, check_regression(parse_json(raw["regression.json"], "regression.json", where),
+                                  where)
 
 
 def load_model(path: str | Path) -> LoadedModel:

@@ -65,9 +65,19 @@ def fit_dev_calibration(dev) -> dict:
             "detail": "Platt scaling of the softmax output, fitted on the dev predictions"}
 
 
-def check_calibration(cal: dict, where: Path) -> dict:
-    """`cal` when it is a calibration this depscreen applies; BundleError otherwise."""
+# The calibration of a model without a binary head (no probability to calibrate).
+NO_CALIBRATION = "none"
+
+
+def check_calibration(cal: dict, where: Path, binary_head: bool = True) -> dict:
+    """`cal` when it is a calibration this depscreen applies; BundleError otherwise. A model
+    without a binary head has method "none" (and only it)."""
     method = cal.get("method")
+    if not binary_head:
+        if method != NO_CALIBRATION:
+            raise BundleError(f"calibration method {method!r} for a model without a binary "
+                              f"head (expected {NO_CALIBRATION!r})", where)
+        return cal
     if method not in ("platt", "identity", OWN_CALIBRATION):
         raise BundleError(f"unknown calibration method {method!r}", where)
     if method == "platt":

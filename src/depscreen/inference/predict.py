@@ -9,7 +9,9 @@
 3. write the JSON-ready result (`interview_result`).
 
 The participant-level probability is the mean of the sample probabilities (as in evaluation);
-the decision uses the participant-level threshold chosen on dev. Privacy: nothing here logs
+the decision uses the participant-level threshold chosen on dev. A model with a PHQ-8 score
+head adds the estimated score with its interval and severity band (inference/regression.py);
+one without a binary head has no probability and decides on the estimate at the cutoff 10. Privacy: nothing here logs
 transcript text unless `verbose=True`, and the result holds no text unless `include_text`.
 Many interviews: `inference/batch.py`.
 """
@@ -27,7 +29,7 @@ from depscreen import CAVEAT, __version__
 from depscreen.audio import (
     DEFAULT_MAX_BYTES,
 )
-from depscreen.corpora.records import MODALITIES, Utterance
+from depscreen.corpora.records import MODALITIES, PHQ8_ITEMS, Utterance
 from depscreen.errors import (
     FeatureError,
 )
@@ -37,6 +39,7 @@ from depscreen.features.dataset import UtteranceDataset, collate, session_sample
 from depscreen.inference.asr import Recognizer
 from depscreen.inference.bundle import LoadedModel, apply_calibration
 from depscreen.inference.inputs import Context, Interview, gather_interview
+from depscreen.inference.regression import aggregate, score_decision, score_summary
 
 log = logging.getLogger("depscreen.inference")
 
@@ -90,6 +93,8 @@ def _score(loaded: LoadedModel, ds: UtteranceDataset, present: set[str]
     n = len(ds)
     p = np.full(n, np.nan)
     per = {m: np.full(n, np.nan) for m in MODALITIES}
+    if not loaded.has_binary_head:  # a score model only: no probabilities
+        return p, per
     order = np.argsort(ds.lengths, kind="stable")
     drop = {"speech": ("mel", "mel_lengths"), "text": ("tokens", "token_lengths", "sentence_emb")}
     with torch.inference_mode():
@@ -128,6 +133,45 @@ def _score(loaded: LoadedModel, ds: UtteranceDataset, present: set[str]
     return np.asarray(p, dtype=np.float64), per
 
 
+def _score_estimates(loaded: LoadedModel, ds: UtteranceDataset
+                     ) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(PHQ-8 estimate of every sample, (n, 8) item estimates of an items model) of a model
+    with a score head; (None, None) without one."""
+    import torch
+
+    model = loaded.model
+    if not loaded.has_score_head:
+        return None, None
+    n = len(ds)
+    scores = np.zeros(n, dtype=np.float64)
+    items = np.zeros((n, 8), dtype=np.float64) if model.task == "items" else None
+    order = np.argsort(ds.lengths, kind="stable")
+    with torch.inference_mode():
+        for i in range(0, n, BATCH_SIZE):
+            idx = order[i: i + BATCH_SIZE]
+            batch = collate([ds[j] for j in idx])
+            scores[idx] = model.predict_score(batch).double().numpy()
+            if items is not None:
+                items[idx] = model.predict_items(batch).double().numpy()
+    if not np.all(np.isfinite(scores)):
+        raise FeatureError("the model produced non-finite score estimates for this interview "
+                           "(non-finite values reached the features or the weights)")
+    return scores, items
+
+
+def _score_part(loaded: LoadedModel, scores: np.ndarray | None, items: np.ndarray | None
+                ) -> dict:
+    """The result's "score" (and "items") of a model with a score head; {} without one."""
+    if scores is None:
+        return {}
+    how = loaded.regression["aggregation"]
+    out = {"score": score_summary(loaded.regression, aggregate(scores, how))}
+    if items is not None:
+        out["items"] = {name: round(aggregate(items[:, k], how), 2)
+                        for k, name in enumerate(PHQ8_ITEMS)}
+    return out
+
+
 def _mean(values: np.ndarray) -> float | None:
     v = values[np.isfinite(values)]
     return float(v.mean()) if v.size else None
@@ -153,8 +197,10 @@ def _present(loaded: LoadedModel, interview: Interview, ds: UtteranceDataset) ->
 
 
 def _timeline(interview: Interview, ds: UtteranceDataset, probs: np.ndarray,
-              per: dict[str, np.ndarray], include_text: bool) -> list[dict]:
-    """One entry per scored utterance: its times, probabilities and window count."""
+              per: dict[str, np.ndarray], include_text: bool, scores: np.ndarray | None = None,
+              how: str = "mean") -> list[dict]:
+    """One entry per scored utterance: its times, probabilities and window count (and its
+    score estimate, its windows' aggregated `how`, for a model with a score head)."""
     by_utt: dict[int, list[int]] = {}
     for i, s in enumerate(ds.samples):
         by_utt.setdefault(s.utt_index, []).append(i)
@@ -167,38 +213,55 @@ def _timeline(interview: Interview, ds: UtteranceDataset, probs: np.ndarray,
             "text": _r(_mean(per["text"][idx])), "speech": _r(_mean(per["speech"][idx])),
             "windows": len(idx),
         }
+        if scores is not None:
+            entry["score"] = round(aggregate(scores[idx], how), 2)
         if include_text:
             entry["words"] = u.text
         timeline.append(entry)
     return timeline
 
 
+def _decision(loaded: LoadedModel, probability: float, score_part: dict) -> dict:
+    """The participant's decision: the probability at the dev threshold, or (a model without
+    a binary head) the estimated score at the PHQ-8 cutoff."""
+    if not loaded.has_binary_head:
+        return score_decision(score_part["score"], loaded.thresholds["score"])
+    threshold = loaded.thresholds["participant"]
+    return {
+        "depressed": bool(probability >= threshold),
+        "label": "screen positive" if probability >= threshold else "screen negative",
+        "threshold": _r(threshold),
+        "threshold_level": "participant",
+        "threshold_chosen_on": "dev",
+    }
+
+
 def interview_result(loaded: LoadedModel, interview: Interview, ds: UtteranceDataset,
                      probs: np.ndarray, per: dict[str, np.ndarray], present: set[str],
-                     include_text: bool, ctx: Context) -> dict:
-    """Step 3 of `predict_interview`: the JSON-ready result (see there)."""
-    threshold = loaded.thresholds["participant"]
+                     include_text: bool, ctx: Context, scores: np.ndarray | None = None,
+                     items: np.ndarray | None = None) -> dict:
+    """Step 3 of `predict_interview`: the JSON-ready result (see there). `scores`/`items`:
+    the sample estimates of a model with a score head (`_score_estimates`)."""
     probability = float(probs.mean())
-    timeline = _timeline(interview, ds, probs, per, include_text)
+    score_part = _score_part(loaded, scores, items)
+    how = loaded.regression["aggregation"] if scores is not None else "mean"
+    timeline = _timeline(interview, ds, probs, per, include_text, scores, how)
     utts = interview.utterances
     log.debug("%s: %d utterances, %d samples scored", interview.session_id, len(utts), len(ds))
     if ctx.verbose:  # participant content: only with --verbose
         scored = dict.fromkeys(s.utt_index for s in ds.samples)
         for entry, u in zip(timeline, (utts[ui] for ui in scored), strict=True):
-            log.debug("  %.2f-%.2f p=%.3f %s", u.start, u.end, entry["probability"], u.text)
+            p = entry["probability"]
+            shown = f"p={p:.3f}" if p is not None else f"score={entry.get('score')}"
+            log.debug("  %.2f-%.2f %s %s", u.start, u.end, shown, u.text)
     duration = interview.duration
     return {
         "schema": RESULT_SCHEMA,
         "depscreen_version": __version__,
         "session_id": interview.session_id,
         "probability": _r(probability),
-        "decision": {
-            "depressed": bool(probability >= threshold),
-            "label": "screen positive" if probability >= threshold else "screen negative",
-            "threshold": _r(threshold),
-            "threshold_level": "participant",
-            "threshold_chosen_on": "dev",
-        },
+        "decision": _decision(loaded, probability, score_part),
+        **score_part,
         "modalities": {m: _r(_mean(per[m])) for m in MODALITIES},
         "inputs": {
             "audio": interview.audio,
@@ -239,6 +302,14 @@ def predict_interview(
     probability, text, speech, windows; `words` with `include_text`), `model` (name, version,
     calibration), `warnings`, `caveat`.
 
+    A model with a PHQ-8 score head (task regression, multitask, items) adds `score`
+    (estimate: the participant aggregate of the sample estimates, the bundle's dev-chosen
+    mean or median; interval: its 80% interval from the dev participants' residuals, clipped
+    to 0-24, and where it comes from; band: the PHQ-8 severity band; screen_at_10), `items`
+    for an items model, and `score` in each timeline entry. Without a binary head (regression,
+    items) `probability` and the modality probabilities are None and `decision` is the
+    estimate at the PHQ-8 cutoff 10 (`threshold_level` "score").
+
     `audio`: a WAV (or any libsndfile format; `archive.zip::member.wav` too); `transcript`: a
     DAIC-WOZ-style transcript (tab or comma separated; with a speaker column only the
     participant's lines are scored); `text`: the participant's words inline; `asr`: transcribe
@@ -261,4 +332,6 @@ def predict_interview(
                      "missing")
     present = _present(loaded, interview, ds)
     probs, per = _score(loaded, ds, present)
-    return interview_result(loaded, interview, ds, probs, per, present, include_text, ctx)
+    scores, items = _score_estimates(loaded, ds)
+    return interview_result(loaded, interview, ds, probs, per, present, include_text, ctx,
+                            scores, items)
