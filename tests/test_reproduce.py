@@ -255,3 +255,169 @@ def test_baselines_rows_and_representations(tiny: Tiny, tmp_path: Path) -> None:
     assert lstm["train"]["speech_features"] == "egemaps"
     emb = json.loads((run_dir(cfg, "embedding-lr", 0) / "config.json").read_text())
     assert emb["train"]["text_features"] == "minilm"
+
+
+# ----------------------------------------------------------------------------- Table II
+# The fusion starts from the same task's LSTM-CNN runs (their score heads left behind).
+REG_MODELS = ["lstm-cnn-text", "lstm-cnn-speech", "bilstm-cnn-fusion", "tfidf-lr"]
+# Two epochs, so the best epoch is a choice made on dev.
+REG_OVERRIDES = {"max_epochs": 2, "limit_train_batches": 2}
+
+
+def _regression_cfg(root: Path, out: Path) -> ReproduceConfig:
+    return ReproduceConfig(corpus="daic-woz", root=root, out=out, seeds=1, models=REG_MODELS,
+                           task="regression", train_overrides=REG_OVERRIDES, jobs=1, n_boot=50)
+
+
+@pytest.fixture(scope="module")
+def regressed(tiny: Tiny, tmp_path_factory: pytest.TempPathFactory
+              ) -> tuple[ReproduceConfig, dict]:
+    cfg = _regression_cfg(tiny.root, tmp_path_factory.mktemp("reproduce-regression"))
+    return cfg, reproduce(cfg, progress=False)
+
+
+def test_regression_writes_table_ii(regressed: tuple[ReproduceConfig, dict]) -> None:
+    from depscreen.table_models import AVEC_ANCHORS
+
+    cfg, summary = regressed
+    for model in REG_MODELS:
+        assert run_dir(cfg, model, 0) == cfg.out / "runs" / model / "regression-seed0"
+        assert (run_dir(cfg, model, 0) / "eval-test" / "metrics.json").is_file()
+    table = pd.read_csv(cfg.out / "table_regression.csv")
+    n = len(REG_MODELS)
+    assert table["kind"].tolist() == ["model"] * n + ["naive"] * 2 + ["published"] * 3
+    assert table["model"].tolist()[:n] == REG_MODELS
+    assert table["name"].tolist()[n:n + 2] == ["Naive: train mean", "Naive: train median"]
+    for row in table[table["kind"] == "model"].itertuples():
+        metrics = json.loads((run_dir(cfg, row.model, 0) / "eval-test" / "metrics.json")
+                             .read_text())
+        assert metrics["task"] == "regression"
+        assert row.rmse_mean == pytest.approx(metrics["regression"]["rmse"], abs=1e-3)
+        assert row.rmse_ci_low <= row.rmse_ci_high and row.ccc_ci_low <= row.ccc_ci_high
+        assert 0 <= row.screen_ua_mean <= 100
+        naive = metrics["naive"]["train mean"]["rmse"]
+        assert table.loc[table["model"] == "train-mean", "rmse_mean"].item() == \
+            pytest.approx(naive, abs=1e-3)
+    anchors = table[table["kind"] == "published"].set_index("model")
+    assert anchors.loc["avec2017-winner", "rmse_mean"] == 4.94
+    assert anchors.loc["avec2017-winner", "mae_mean"] == 4.11
+    assert anchors.loc["avec2019-winner", "ccc_mean"] == 0.67
+    assert anchors.loc["avec2019-baseline", "ccc_mean"] == 0.12
+    assert anchors.loc["avec2017-winner", "note"] == "published, same corpus"  # --corpus daic-woz
+    assert anchors.loc["avec2019-winner", "note"] == "published, E-DAIC"
+
+    md = (cfg.out / "table_regression.md").read_text()
+    rows = [ln for ln in md.splitlines() if ln.startswith("| ")]
+    assert len(rows) == 1 + len(REG_MODELS) + 2 + len(AVEC_ANCHORS)
+    assert rows[1].startswith(f"| {TABLE_MODELS['lstm-cnn-text'][0]} |") and "±" in rows[1]
+    assert any(ln.startswith("| Naive: train median |") for ln in rows)
+    for name in ("regression_scatter.png", "regression_residuals.png"):
+        assert (cfg.out / name).read_bytes().startswith(PNG)
+    on_disk = json.loads((cfg.out / "summary_regression.json").read_text())
+    assert on_disk["task"] == summary["task"] == "regression"
+    assert on_disk["figure_model"]["model"] in REG_MODELS
+    page = (cfg.out / "report.html").read_text(encoding="utf-8")
+    assert "PHQ-8 score (Table II)" in page and "chosen on dev" in page
+    assert "<h2>Table I</h2>" not in page
+
+
+def test_anchor_notes() -> None:
+    from depscreen.evaluation.report_regression import anchor_note
+
+    assert anchor_note("synthetic", "daic-woz") == "published, another corpus (not comparable)"
+    assert anchor_note("manifest", "edaic") == "published, another corpus (not comparable)"
+    assert anchor_note("edaic", "edaic") == "published, same corpus"
+    assert anchor_note("edaic", "daic-woz") == "published, DAIC-WOZ"
+
+
+def test_regression_default_models_and_unsupported_model(tmp_path: Path) -> None:
+    from depscreen.errors import DepscreenError
+    from depscreen.table_models import BASELINE_MODELS
+
+    cfg = ReproduceConfig(out=tmp_path / "out", task="regression")
+    assert "decision-fusion" not in cfg.models and "stacked-fusion" not in cfg.models
+    assert set(TABLE_MODELS) - {"decision-fusion"} < set(cfg.models)
+    assert set(cfg.models) - set(TABLE_MODELS) == set(BASELINE_MODELS) - {"stacked-fusion"}
+    assert ReproduceConfig(out=tmp_path).models == list(TABLE_MODELS)  # binary: as before
+    bad = dataclasses.replace(cfg, models=["decision-fusion", "tfidf-lr"])
+    with pytest.raises(DepscreenError) as err:
+        reproduce(bad, progress=False)
+    message = str(err.value)
+    assert "\n" not in message and "decision-fusion" in message and "--task regression" in message
+    assert "tfidf-lr" in message.split("can:")[1] and "stacked-fusion" not in message
+    assert not (tmp_path / "out").exists()
+
+
+def test_binary_beside_regression_in_one_out(regressed: tuple[ReproduceConfig, dict]) -> None:
+    """A binary reproduce into the same --out leaves Table II and its runs alone, and the
+    report shows both tables."""
+    cfg, _ = regressed
+    table_ii = (cfg.out / "table_regression.csv").read_text()
+    done = {m: (run_dir(cfg, m, 0) / "done.json").stat().st_mtime_ns for m in REG_MODELS}
+    binary = dataclasses.replace(cfg, task="binary", models=["tfidf-lr"])
+    assert run_dir(binary, "tfidf-lr", 0) == cfg.out / "runs" / "tfidf-lr" / "seed0"
+    reproduce(binary, progress=False)
+    assert (cfg.out / "table_regression.csv").read_text() == table_ii
+    assert {m: (run_dir(cfg, m, 0) / "done.json").stat().st_mtime_ns for m in REG_MODELS} == done
+    assert pd.read_csv(cfg.out / "table.csv")["model"].tolist() == ["tfidf-lr"] * 2
+    assert json.loads((cfg.out / "summary.json").read_text())["task"] == "binary"
+    page = (cfg.out / "report.html").read_text(encoding="utf-8")
+    assert "<h2>Table I</h2>" in page and "PHQ-8 score (Table II)" in page
+    assert "Tables I and II" in page
+
+
+def _choices(cfg: ReproduceConfig) -> dict:
+    """Everything the regression path chooses: per run its best epoch, dev numbers, fitted
+    C/alpha, dev predictions and score aggregation; the model the figures show."""
+    out: dict = {"figure_model": json.loads((cfg.out / "summary_regression.json").read_text())
+                 ["figure_model"]}
+    for model in REG_MODELS:
+        run = run_dir(cfg, model, 0)
+        test = json.loads((run / "eval-test" / "metrics.json").read_text())
+        out[model] = {
+            "done": json.loads((run / "done.json").read_text()),
+            "fit": (run / "fit.json").read_text() if (run / "fit.json").is_file() else None,
+            "dev": (run / "dev_predictions.csv").read_text(),
+            "aggregation": (test["score_aggregation"],
+                            test["dev_participant_rmse_by_aggregation"]),
+        }
+    return out
+
+
+def test_regression_never_chooses_on_test(regressed: tuple[ReproduceConfig, dict], tiny: Tiny,
+                                          tmp_path: Path) -> None:
+    """The same reproduce on a copy of the corpus whose test scores are changed (24 - score)
+    makes every choice the same; only the test metrics move."""
+    import csv
+    import shutil
+
+    cfg, _ = regressed
+    root = tmp_path / "root"
+    shutil.copytree(tiny.root, root)
+    path = root / "full_test_split.csv"
+    with path.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    for r in rows:
+        r["PHQ_Score"] = str(24 - int(r["PHQ_Score"]))
+        r["PHQ_Binary"] = str(int(int(r["PHQ_Score"]) >= 10))
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    other = _regression_cfg(root, tmp_path / "out")
+    reproduce(other, progress=False)
+    assert _choices(other) == _choices(cfg)
+    before = pd.read_csv(cfg.out / "table_regression.csv").set_index("model")
+    after = pd.read_csv(other.out / "table_regression.csv").set_index("model")
+    assert (before.loc[REG_MODELS, "rmse_mean"] != after.loc[REG_MODELS, "rmse_mean"]).any()
+
+
+def test_cli_task_option(cli, tmp_path: Path) -> None:
+    code, stdout, _ = cli("reproduce", "--help")
+    assert code == 0 and "--task" in stdout
+    code, _, stderr = cli("reproduce", "--task", "regression", "--models", "decision-fusion",
+                          "--out", tmp_path / "out")
+    assert code != 0
+    lines = [ln for ln in stderr.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1 and "decision-fusion" in lines[0] and "tfidf-lr" in lines[0]
+    assert not (tmp_path / "out").exists()

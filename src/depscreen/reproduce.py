@@ -1,10 +1,17 @@
-"""`depscreen reproduce`: the paper's Table I and Fig. 1 on any supported corpus.
+"""`depscreen reproduce`: the paper's Table I and Fig. 1 on any supported corpus, and with
+`--task regression` (or items, multitask) Table II, the PHQ-8 score estimates.
 
 prepare (generating the embedded synthetic corpus once when no corpus is given)
   -> train the six models of Table I and decision-fusion on train, select on dev, K seeds
   -> evaluate every run on test with thresholds fixed on dev
   -> table.csv / table.md (mean ± std over seeds, bootstrap CI over participants, the paper's
      numbers beside ours), confusion_matrix.png (Fig. 1), gender.csv, report.html
+
+With another task than binary, the runs go to RUN/<model>/<task>-seed<k> and the outputs to
+table_<task>.csv/md (Table II: RMSE, MAE, CCC, r, the screen at 10, the naive references and
+the AVEC anchors), <task>_scatter.png, <task>_residuals.png and summary_<task>.json, so the
+binary outputs of an earlier call into the same --out stay as they were; report.html shows
+every task run into --out.
 
 Everything finished is kept: an interrupted reproduce re-run skips finished runs and resumes
 a half-trained one from its last checkpoint.
@@ -20,10 +27,36 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from depscreen.errors import DepscreenError
-from depscreen.table_models import ROW_MODELS, TABLE_MODELS
+from depscreen.table_models import BASELINE_MODELS, ROW_MODELS, TABLE_MODELS
 from depscreen.training.run_folder import RunFolder
 from depscreen.utils.atomic import atomic_write_text
 from depscreen.utils.workers import exit_with_parent
+
+TASKS = ("binary", "regression", "multitask", "items")  # training.config.DEFAULT_MONITOR
+
+
+def default_models(task: str = "binary", baselines: bool = False) -> list[str]:
+    """The binary task's rows: Table I (and with `baselines` the classical rows). Another
+    task's: every row model, Table I's and the baselines, whose class has that head."""
+    from depscreen.models import model_class
+
+    if task == "binary":
+        return list(TABLE_MODELS) + (list(BASELINE_MODELS) if baselines else [])
+    return [m for m in ROW_MODELS if task in model_class(m).heads]
+
+
+def requested_models(models: list[str] | None, baselines: bool, task: str) -> list[str]:
+    """`--models` (None: the task's default rows) plus, with `--baselines`, the classical
+    rows (another task than binary: those with its head not already there)."""
+    from depscreen.models import model_class
+
+    chosen = list(models) if models else default_models(task)
+    if not baselines:
+        return chosen
+    if task == "binary":
+        return chosen + list(BASELINE_MODELS)
+    return chosen + [m for m in BASELINE_MODELS
+                     if task in model_class(m).heads and m not in chosen]
 
 
 @dataclass
@@ -34,7 +67,7 @@ class ReproduceConfig:
     profile: str = "fast"
     seeds: int = 3
     first_seed: int = 0
-    models: list[str] = field(default_factory=lambda: list(TABLE_MODELS))
+    models: list[str] | None = None  # None: default_models(task)
     jobs: int | None = None  # parallel training processes (default: CPU count)
     aggregation: str = "mean"
     threshold_rule: str = "balanced-logistic"  # stats.threshold.THRESHOLD_RULES
@@ -47,6 +80,12 @@ class ReproduceConfig:
     # Initialise the fusion's branches from the same seed's LSTM-CNN runs, then train it end
     # to end at a quarter of the learning rate (README, "Reproducing Table I").
     warm_start_fusion: bool = True
+    # binary (Table I), or regression / items / multitask: Table II from the score head.
+    task: str = "binary"
+
+    def __post_init__(self) -> None:
+        if self.models is None:
+            self.models = default_models(self.task)
 
     def to_dict(self) -> dict:
         d = dict(self.__dict__)
@@ -55,7 +94,15 @@ class ReproduceConfig:
 
 
 def run_dir(cfg: ReproduceConfig, model: str, seed: int) -> Path:
-    return cfg.out / "runs" / model / f"seed{seed}"
+    """A binary run's folder is runs/<model>/seed<k>; another task's runs/<model>/<task>-seed<k>
+    (so the two never share a folder)."""
+    name = f"seed{seed}" if cfg.task == "binary" else f"{cfg.task}-seed{seed}"
+    return cfg.out / "runs" / model / name
+
+
+def config_file(cfg: ReproduceConfig) -> Path:
+    name = "reproduce_config.json" if cfg.task == "binary" else f"reproduce_config_{cfg.task}.json"
+    return cfg.out / name
 
 
 def _train_job(prepared: str, train_cfg: dict, out: str, reuse: dict | None, threads: int) -> str:
@@ -76,8 +123,13 @@ def _train_job(prepared: str, train_cfg: dict, out: str, reuse: dict | None, thr
 
 
 def _scoring(cfg: ReproduceConfig) -> dict:
-    """How test is scored; an evaluation made another way is redone, not reused."""
-    return {"aggregation": cfg.aggregation, "threshold_rule": cfg.threshold_rule}
+    """How test is scored; an evaluation made another way is redone, not reused. A score-only
+    task has no threshold and chooses its aggregation on dev (evaluation/regression.py)."""
+    binary = {"aggregation": cfg.aggregation, "threshold_rule": cfg.threshold_rule}
+    if cfg.task == "binary":
+        return binary
+    return {"task": cfg.task} if cfg.task in ("regression", "items") else {**binary,
+                                                                           "task": cfg.task}
 
 
 def _evaluation_current(run: Path, scoring: dict) -> bool:
@@ -103,8 +155,8 @@ def _run_job(prepared: str, train_cfg: dict, out: str, depends: dict | None, thr
     if not _evaluation_current(run, scoring):
         from depscreen.evaluation.evaluate import evaluate_run
 
-        evaluate_run(run, "test", out=run / "eval-test", aggregation=scoring["aggregation"],
-                     threshold_rule=scoring["threshold_rule"])
+        how = {k: scoring[k] for k in ("aggregation", "threshold_rule") if k in scoring}
+        evaluate_run(run, "test", out=run / "eval-test", **how)
     return out
 
 
@@ -114,21 +166,34 @@ def _jobs_and_threads(cfg: ReproduceConfig, n_runs: int) -> tuple[int, int]:
     return jobs, max(1, cpus // jobs)
 
 
-def reproduce(cfg: ReproduceConfig, progress: bool = True, console=None) -> dict:
-    """Run the whole reproduction; returns the summary written to OUT/summary.json."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+def check_config(cfg: ReproduceConfig) -> None:
+    """Refuse an unknown task or model, or a model without the task's head (one line each)."""
+    from depscreen.models import model_class
 
-    from depscreen.corpora.prepare import prepare
-    from depscreen.evaluation.report import build_outputs
-    from depscreen.training.config import TrainConfig
+    if cfg.task not in TASKS:
+        raise DepscreenError(f"--task must be one of {', '.join(TASKS)}, got {cfg.task!r}")
     unknown = [m for m in cfg.models if m not in ROW_MODELS]
     if unknown:
         raise DepscreenError(f"unknown model(s) {unknown}; the table has {list(ROW_MODELS)}")
+    unable = [m for m in cfg.models if cfg.task not in model_class(m).heads]
+    if unable:
+        able = [m for m in ROW_MODELS if cfg.task in model_class(m).heads]
+        raise DepscreenError(f"{', '.join(unable)} cannot be trained for --task {cfg.task}; "
+                             f"the models that can: {', '.join(able)}")
     if cfg.seeds < 1:
         raise DepscreenError(f"--seeds must be >= 1, got {cfg.seeds}")
+
+
+def reproduce(cfg: ReproduceConfig, progress: bool = True, console=None) -> dict:
+    """Run the whole reproduction; returns the summary written to OUT/summary.json (another
+    task than binary: OUT/summary_<task>.json)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from depscreen.corpora.prepare import prepare
+
+    check_config(cfg)
     cfg.out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(cfg.out / "reproduce_config.json",
-                      json.dumps(cfg.to_dict(), indent=2, default=str) + "\n")
+    atomic_write_text(config_file(cfg), json.dumps(cfg.to_dict(), indent=2, default=str) + "\n")
 
     synth_config = None
     if cfg.corpus == "synthetic":
@@ -137,43 +202,8 @@ def reproduce(cfg: ReproduceConfig, progress: bool = True, console=None) -> dict
         synth_config = SynthConfig(**cfg.synth) if cfg.synth else None
     prepared = cfg.out / "prepared"
     prep = prepare(cfg.corpus, cfg.root, prepared, synth_config=synth_config, progress=progress)
-    from depscreen.models import model_class
-
     seeds = list(range(cfg.first_seed, cfg.first_seed + cfg.seeds))
-    decision = [m for m in cfg.models if model_class(m).fitting == "decision"]
-    single = [m for m in cfg.models if m not in decision]
-    jobs_spec = []
-    from depscreen.training.profiles import get_profile
-
-    for seed in seeds:
-        for model in single:
-            overrides = dict(cfg.train_overrides)
-            if model in TABLE_MODELS:
-                overrides.update(cfg.representation)
-            depends = None
-            # A model whose branches can start from single-modal runs (the paper's fusion
-            # from the LSTM-CNNs) starts from the same seed's runs when they are in the table.
-            sources = model_class(model).warm_start_from
-            branches = {m: str(run_dir(cfg, src, seed)) for m, src in sources.items()}
-            if (sources and cfg.warm_start_fusion
-                    and all(src in cfg.models for src in sources.values())):
-                overrides["init_from"] = branches
-                overrides.setdefault("lr", get_profile(cfg.profile).lr / 4)
-                depends = branches
-            tc = TrainConfig(model=model, profile=cfg.profile, seed=seed, **overrides)
-            jobs_spec.append((model, seed, tc, depends))
-    for model in decision:
-        parts = model_class(model).config_cls
-        for seed in seeds:
-            extra = cfg.representation if model in TABLE_MODELS else {}
-            tc = TrainConfig(model=model, profile=cfg.profile, seed=seed,
-                             **cfg.train_overrides, **extra)
-            # Its per-modality classifiers are exactly the same seed's runs of its sub-models
-            # (LSTM-CNNs for decision-fusion, the classical baselines for stacked-fusion).
-            subs = {m: getattr(parts, f"{m}_model") for m in ("text", "speech")}
-            reuse = {m: str(run_dir(cfg, sub, seed)) for m, sub in subs.items()
-                     if sub in cfg.models}
-            jobs_spec.append((model, seed, tc, reuse or {}))
+    jobs_spec = _job_specs(cfg, seeds)
     _extract_all_features(prepared, prep.corpus, [j[2] for j in jobs_spec], progress)
 
     todo = [j for j in jobs_spec if not (RunFolder(run_dir(cfg, j[0], j[1])).is_finished()
@@ -189,8 +219,56 @@ def reproduce(cfg: ReproduceConfig, progress: bool = True, console=None) -> dict
         for phase in (first, later):
             _run_phase(phase, prepared, cfg, bar, task)
     results = [_load_result(cfg, model, seed) for model, seed, _tc, _ in jobs_spec]
-    summary = build_outputs(cfg, prep, results, seeds)
-    return summary
+    if cfg.task == "binary":
+        from depscreen.evaluation.report import build_outputs
+
+        return build_outputs(cfg, prep, results, seeds)
+    from depscreen.evaluation.report_regression import build_regression_outputs
+
+    return build_regression_outputs(cfg, prep, results, seeds)
+
+
+def _job_specs(cfg: ReproduceConfig, seeds: list[int]) -> list[tuple]:
+    """(model, seed, TrainConfig, dependencies) of every run; runs with dependencies (None:
+    none) are trained after the others."""
+    from depscreen.models import model_class
+    from depscreen.training.config import TrainConfig
+    from depscreen.training.profiles import get_profile
+
+    decision = [m for m in cfg.models if model_class(m).fitting == "decision"]
+    single = [m for m in cfg.models if m not in decision]
+    jobs_spec = []
+    for seed in seeds:
+        for model in single:
+            overrides = {**cfg.train_overrides, "task": cfg.task}
+            if model in TABLE_MODELS:
+                overrides.update(cfg.representation)
+            depends = None
+            # A model whose branches can start from single-modal runs (the paper's fusion
+            # from the LSTM-CNNs) starts from the same seed's (and task's) runs when they are
+            # in the table.
+            sources = model_class(model).warm_start_from
+            branches = {m: str(run_dir(cfg, src, seed)) for m, src in sources.items()}
+            if (sources and cfg.warm_start_fusion
+                    and all(src in cfg.models for src in sources.values())):
+                overrides["init_from"] = branches
+                overrides.setdefault("lr", get_profile(cfg.profile).lr / 4)
+                depends = branches
+            tc = TrainConfig(model=model, profile=cfg.profile, seed=seed, **overrides)
+            jobs_spec.append((model, seed, tc, depends))
+    for model in decision:
+        parts = model_class(model).config_cls
+        for seed in seeds:
+            extra = cfg.representation if model in TABLE_MODELS else {}
+            tc = TrainConfig(model=model, profile=cfg.profile, seed=seed,
+                             **{**cfg.train_overrides, "task": cfg.task}, **extra)
+            # Its per-modality classifiers are exactly the same seed's runs of its sub-models
+            # (LSTM-CNNs for decision-fusion, the classical baselines for stacked-fusion).
+            subs = {m: getattr(parts, f"{m}_model") for m in ("text", "speech")}
+            reuse = {m: str(run_dir(cfg, sub, seed)) for m, sub in subs.items()
+                     if sub in cfg.models}
+            jobs_spec.append((model, seed, tc, reuse or {}))
+    return jobs_spec
 
 
 def _run_phase(phase, prepared: Path, cfg: ReproduceConfig, bar, task) -> None:

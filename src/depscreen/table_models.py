@@ -25,3 +25,26 @@ BASELINE_MODELS: dict[str, tuple[str, tuple[float, float, float] | None]] = {
     "stacked-fusion": ("Stacked LR fusion (text+speech)", None),
 }
 ROW_MODELS = {**TABLE_MODELS, **BASELINE_MODELS}
+
+# Table II (`reproduce --task regression`): published PHQ-8 regression results on the
+# DAIC-WOZ family, for orientation only (never re-run here). `corpus` is where they were
+# scored; the report marks whether that is the corpus of the run. Missing metrics are None.
+AVEC_ANCHORS: dict[str, dict] = {
+    "avec2017-winner": {
+        "name": "AVEC 2017 winner", "corpus": "daic-woz",
+        "rmse": 4.94, "mae": 4.11, "ccc": None, "pearson_r": None,
+        "source": "Stepanov et al., Depression Severity Estimation from Multiple Modalities "
+                  "(AVEC 2017 depression sub-challenge winner, test set; arXiv:1711.06095)",
+    },
+    "avec2019-baseline": {
+        "name": "AVEC 2019 baseline", "corpus": "edaic",
+        "rmse": None, "mae": None, "ccc": 0.12, "pearson_r": None,
+        "source": "Ringeval et al., AVEC 2019 Workshop and Challenge (DDS baseline, test set)",
+    },
+    "avec2019-winner": {
+        "name": "AVEC 2019 winner", "corpus": "edaic",
+        "rmse": 4.73, "mae": None, "ccc": 0.67, "pearson_r": None,
+        "source": "Ray et al., Multi-level Attention Network using Text, Audio and Video for "
+                  "Depression Prediction (AVEC 2019 DDS winner, test set; arXiv:1909.01417)",
+    },
+}

@@ -294,16 +294,28 @@ def reproduce(
     text_features: TextFeatures = None,
     ssl_layer: SSLLayer = None,
     feature_norm: FeatureNorm = None,
+    task: Annotated[
+        str,
+        typer.Option("--task", help="binary: Table I, the screen (PHQ-8 >= 10). regression: "
+                     "Table II, the PHQ-8 total (RMSE, MAE, CCC, r, the screen at 10, naive "
+                     "references, published AVEC numbers) into table_regression.csv/md; "
+                     "items: the eight items summing to the total; multitask: both heads, "
+                     "Table II from the score head. A task other than binary trains every "
+                     "Table I and baseline model that has the head, into runs/<model>/"
+                     "<task>-seed<k>, beside earlier binary outputs in the same --out."),
+    ] = "binary",
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress display.")] = False,
 ) -> None:
-    """Reproduce the paper's Table I and Fig. 1: train, select on dev, score on test, report.
+    """Reproduce the paper's Table I and Fig. 1 (or with --task regression, Table II): train,
+    select on dev, score on test, report.
 
     Writes table.csv, table.md, confusion_matrix.png, gender.csv and a self-contained
-    report.html under --out. Re-running skips finished runs.
+    report.html under --out (--task regression: table_regression.csv/md and
+    regression_scatter/residuals.png; report.html shows every task run into --out).
+    Re-running skips finished runs.
     """
-    from depscreen.reproduce import ReproduceConfig
+    from depscreen.reproduce import ReproduceConfig, requested_models
     from depscreen.reproduce import reproduce as run_reproduce
-    from depscreen.table_models import BASELINE_MODELS, TABLE_MODELS
 
     _check_threshold_rule(threshold_rule)
     if root is None:
@@ -312,8 +324,9 @@ def reproduce(
         root = Path("data/synthetic")
     cfg = ReproduceConfig(
         corpus=corpus, root=root, out=out_dir, profile=profile, seeds=seeds, jobs=jobs,
-        models=([m.strip() for m in models.split(",")] if models else list(TABLE_MODELS))
-        + (list(BASELINE_MODELS) if baselines else []),
+        models=requested_models([m.strip() for m in models.split(",")] if models else None,
+                                baselines, task),
+        task=task,
         aggregation=aggregation, threshold_rule=threshold_rule,
         synth={"participants": participants} if participants else {},
         train_overrides={"max_epochs": epochs} if epochs else {},
@@ -323,7 +336,8 @@ def reproduce(
             "ssl_layer": ssl_layer, "feature_norm": feature_norm}.items() if v is not None},
     )
     run_reproduce(cfg, progress=not quiet, console=console)
-    out.print((out_dir / "table.md").read_text())
+    table = "table.md" if task == "binary" else f"table_{task}.md"
+    out.print((out_dir / table).read_text())
     out.print(f"report: {out_dir / 'report.html'}")
 
 

@@ -1,4 +1,5 @@
-"""Figures: the confusion matrix (the paper's Fig. 1), training curves, participant probabilities.
+"""Figures: the confusion matrix (the paper's Fig. 1), training curves, participant
+probabilities, and for the PHQ-8 score (Table II) estimated-vs-true and residuals by gender.
 
 Figures are written atomically as small PNGs; `png_bytes` gives the same figure for embedding
 in the self-contained HTML report.
@@ -15,6 +16,7 @@ matplotlib.use("Agg")  # headless: no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from depscreen.stats.regression import PHQ8_MAX, SCREEN_CUTOFF  # noqa: E402
 from depscreen.utils.atomic import atomic_write_bytes  # noqa: E402
 
 CLASS_NAMES = ("healthy", "depressed")
@@ -80,4 +82,53 @@ def probabilities_figure(probs: np.ndarray, labels: np.ndarray, threshold: float
     ax.set_xlabel("P(depressed), participant level")
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.25), ncol=3)
+    return _png(fig)
+
+
+PHQ8_RANGE = (0, PHQ8_MAX)
+
+
+def _by_gender(gender) -> list[tuple[str, np.ndarray]]:
+    g = np.asarray(["unknown" if v is None or v != v else str(v) for v in gender])
+    return [(name, g == name) for name in sorted(set(g))]
+
+
+def score_scatter_figure(true: np.ndarray, pred: np.ndarray, gender, title: str) -> bytes:
+    """Each participant's estimated PHQ-8 against the true one, with the identity line and
+    the screening cut-off on both axes."""
+    true, pred = np.asarray(true, dtype=float), np.asarray(pred, dtype=float)
+    fig, ax = plt.subplots(figsize=(4.2, 4.0))
+    lo, hi = PHQ8_RANGE
+    ax.plot([lo, hi], [lo, hi], color="gray", lw=1, label="identity (estimate = true)")
+    ax.axhline(SCREEN_CUTOFF, color="gray", ls=":", lw=0.8)
+    ax.axvline(SCREEN_CUTOFF, color="gray", ls=":", lw=0.8)
+    for name, mask in _by_gender(gender):
+        ax.scatter(true[mask], pred[mask], s=16, alpha=0.75, label=name)
+    ax.set_xlim(lo - 0.5, hi + 0.5)
+    ax.set_ylim(lo - 0.5, hi + 0.5)
+    ax.set_aspect("equal")
+    ax.set_xlabel("true PHQ-8")
+    ax.set_ylabel("estimated PHQ-8")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7, loc="upper left")
+    return _png(fig)
+
+
+def residuals_figure(true: np.ndarray, pred: np.ndarray, gender, title: str) -> bytes:
+    """Residual (estimate - true) against the true PHQ-8, one colour per gender, with each
+    gender's mean residual as a dashed line."""
+    true, pred = np.asarray(true, dtype=float), np.asarray(pred, dtype=float)
+    resid = pred - true
+    fig, ax = plt.subplots(figsize=(5.2, 3.4))
+    ax.axhline(0, color="gray", lw=1)
+    for name, mask in _by_gender(gender):
+        dots = ax.scatter(true[mask], resid[mask], s=16, alpha=0.75,
+                          label=f"{name} (n={int(mask.sum())}, mean {resid[mask].mean():+.2f})")
+        ax.axhline(resid[mask].mean(), color=dots.get_facecolor()[0], ls="--", lw=1)
+    ax.set_xlim(PHQ8_RANGE[0] - 0.5, PHQ8_RANGE[1] + 0.5)
+    ax.set_xlabel("true PHQ-8")
+    ax.set_ylabel("estimate − true")
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
     return _png(fig)

@@ -31,6 +31,8 @@ from depscreen.utils.atomic import atomic_write_bytes, atomic_write_text
 from depscreen.utils.provenance import environment
 
 HEADLINE = ("f1_macro", "wa", "ua")
+SECTIONS_DIR = "report_sections"  # each task's part of report.html (write_section)
+SECTION_ORDER = ("binary", "multitask", "regression", "items")
 
 
 def _mean_std(values: list[float]) -> tuple[float, float]:
@@ -141,8 +143,6 @@ def _img(png: bytes, alt: str) -> str:
 
 def build_outputs(cfg, prep, results: list[dict], seeds: list[int]) -> dict:
     """Write table.csv/md, confusion_matrix.png, gender.csv/md, report.html, summary.json."""
-    from depscreen.corpora.prepare import summary_rows
-
     out = Path(cfg.out)
     rows = table_rows(results, n_boot=cfg.n_boot)
     table = pd.DataFrame(rows)
@@ -179,13 +179,9 @@ def build_outputs(cfg, prep, results: list[dict], seeds: list[int]) -> dict:
     curves_png = curves_figure(_curves(results, seeds[0]), "dev UA (utterance level)",
                                f"dev UA per epoch, seed {seeds[0]}")
 
-    corpus_rows = summary_rows(prep.corpus)
-    configs = {}
-    for r in results:
-        if r["seed"] == seeds[0]:
-            configs[r["model"]] = RunFolder(r["run"]).header()["train"]
     summary = {
         "depscreen_version": __version__,
+        "task": "binary",
         "corpus": prep.corpus.name,
         "seeds": seeds,
         "table": rows,
@@ -194,11 +190,32 @@ def build_outputs(cfg, prep, results: list[dict], seeds: list[int]) -> dict:
         "environment": environment(),
     }
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2, default=str) + "\n")
-    page = render_html(cfg, prep.corpus.name, corpus_rows, md, gender_md,
-                       {"fig1": fig1, "fig1p": fig1p, "probs": probs_png, "curves": curves_png},
-                       per_part, configs, summary)
-    atomic_write_text(out / "report.html", page)
+    write_section(out, "binary", binary_section(
+        md, gender_md, {"fig1": fig1, "fig1p": fig1p, "probs": probs_png, "curves": curves_png},
+        per_part))
+    write_report(cfg, prep, results, seeds, summary)
     return summary
+
+
+def write_section(out: Path, task: str, body: str) -> None:
+    """Keep one task's part of report.html, so a later reproduce of another task into the
+    same --out shows both."""
+    atomic_write_text(Path(out) / SECTIONS_DIR / f"{task}.html", body)
+
+
+def write_report(cfg, prep, results: list[dict], seeds: list[int], summary: dict) -> None:
+    """report.html: the corpus, then every task's section found under --out, then this call's
+    exact configuration and environment."""
+    from depscreen.corpora.prepare import summary_rows
+
+    out = Path(cfg.out)
+    configs = {r["model"]: RunFolder(r["run"]).header()["train"] for r in results
+               if r["seed"] == seeds[0]}
+    sections = {t: (out / SECTIONS_DIR / f"{t}.html").read_text(encoding="utf-8")
+                for t in SECTION_ORDER if (out / SECTIONS_DIR / f"{t}.html").is_file()}
+    page = render_html(cfg, prep.corpus.name, summary_rows(prep.corpus), sections, configs,
+                       summary)
+    atomic_write_text(out / "report.html", page)
 
 
 def df_markdown(df: pd.DataFrame) -> str:
@@ -220,48 +237,11 @@ def _md_table_html(md: str) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def render_html(cfg, corpus_name, corpus_rows, table_md, gender_md, figs, per_part, configs,
-                summary) -> str:
-    """One self-contained page: no external scripts, styles or images."""
-    synthetic = corpus_name in ("synthetic",) or cfg.corpus == "synthetic"
-    caveat = CAVEAT
-    if synthetic:
-        caveat = ("These results were computed on depscreen's synthetic interview corpus: they "
-                  "show that the pipeline works and what the corpus was built to show, and are "
-                  "not clinical evidence. " + CAVEAT)
-    corpus_tbl = pd.DataFrame(corpus_rows).round(2).to_html(index=False, border=0)
+def binary_section(table_md: str, gender_md: str, figs: dict, per_part: pd.DataFrame) -> str:
+    """Table I, Fig. 1, the gender breakdown, curves and probabilities (report.html's part)."""
     probs_tbl = per_part.round(3).to_html(index=False, border=0)
     gender_html = _md_table_html(gender_md)
-    cfg_json = html.escape(json.dumps({"reproduce": cfg.to_dict(), "train": configs}, indent=2,
-                                      default=str))
-    env_json = html.escape(json.dumps(summary["environment"], indent=2))
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>depscreen reproduction: Table I on {html.escape(corpus_name)}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; max-width: 70em; margin: 2em auto; padding: 0 1em;
-       color: #222; }}
-table {{ border-collapse: collapse; font-size: 0.9em; margin: 1em 0; }}
-th, td {{ border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: right; }}
-th:first-child, td:first-child {{ text-align: left; }}
-.caveat {{ background: #fff4e5; border-left: 4px solid #e67e22; padding: 0.8em 1em; }}
-pre {{ background: #f6f6f6; padding: 1em; overflow-x: auto; font-size: 0.8em; }}
-img {{ max-width: 100%; }}
-</style>
-</head>
-<body>
-<h1>Table I reproduction on {html.escape(corpus_name)}</h1>
-<p class="caveat"><strong>Caveat.</strong> {html.escape(caveat)}</p>
-<p>depscreen {html.escape(__version__)} · profile <code>{html.escape(cfg.profile)}</code> ·
-seeds {html.escape(str(summary['seeds']))} · test split scored once per run, with models,
-checkpoints and thresholds chosen on dev only.</p>
-
-<h2>Corpus</h2>
-{corpus_tbl}
-
-<h2>Table I</h2>
+    return f"""<h2>Table I</h2>
 <p>Mean ± standard deviation over seeds, in %. F1 is macro F1; WA is overall accuracy; UA is
 the mean of per-class recall (balanced accuracy) — the standard definitions, not the paper's
 printed formulas. "utt." scores every test statement (utterance window), as the paper does;
@@ -284,8 +264,56 @@ a bootstrap over test participants of the seed-mean.</p>
 <h2>Per-participant probabilities</h2>
 {_img(figs["probs"], "participant probabilities")}
 {probs_tbl}
+"""
 
-<h2>Exact configuration</h2>
+
+def _tables_title(sections: dict[str, str]) -> str:
+    binary, score = "binary" in sections, any(t != "binary" for t in sections)
+    return "Tables I and II" if binary and score else "Table II" if score else "Table I"
+
+
+def render_html(cfg, corpus_name, corpus_rows, sections, configs, summary) -> str:
+    """One self-contained page: no external scripts, styles or images. `sections`: each
+    task's part (binary_section, report_regression.regression_section), in report order."""
+    synthetic = corpus_name in ("synthetic",) or cfg.corpus == "synthetic"
+    caveat = CAVEAT
+    if synthetic:
+        caveat = ("These results were computed on depscreen's synthetic interview corpus: they "
+                  "show that the pipeline works and what the corpus was built to show, and are "
+                  "not clinical evidence. " + CAVEAT)
+    corpus_tbl = pd.DataFrame(corpus_rows).round(2).to_html(index=False, border=0)
+    body = "".join(part + "\n" for part in sections.values())
+    title = _tables_title(sections)
+    cfg_json = html.escape(json.dumps({"reproduce": cfg.to_dict(), "train": configs}, indent=2,
+                                      default=str))
+    env_json = html.escape(json.dumps(summary["environment"], indent=2))
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>depscreen reproduction: {title} on {html.escape(corpus_name)}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; max-width: 70em; margin: 2em auto; padding: 0 1em;
+       color: #222; }}
+table {{ border-collapse: collapse; font-size: 0.9em; margin: 1em 0; }}
+th, td {{ border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: right; }}
+th:first-child, td:first-child {{ text-align: left; }}
+.caveat {{ background: #fff4e5; border-left: 4px solid #e67e22; padding: 0.8em 1em; }}
+pre {{ background: #f6f6f6; padding: 1em; overflow-x: auto; font-size: 0.8em; }}
+img {{ max-width: 100%; }}
+</style>
+</head>
+<body>
+<h1>{title} reproduction on {html.escape(corpus_name)}</h1>
+<p class="caveat"><strong>Caveat.</strong> {html.escape(caveat)}</p>
+<p>depscreen {html.escape(__version__)} · profile <code>{html.escape(cfg.profile)}</code> ·
+seeds {html.escape(str(summary['seeds']))} · test split scored once per run, with models,
+checkpoints and thresholds chosen on dev only.</p>
+
+<h2>Corpus</h2>
+{corpus_tbl}
+
+{body}<h2>Exact configuration</h2>
 <pre>{cfg_json}</pre>
 <h2>Environment</h2>
 <pre>{env_json}</pre>

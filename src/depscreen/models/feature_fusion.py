@@ -196,5 +196,7 @@ class BiLSTMCNNFusion(DepressionModel):
                     f"cannot initialise the fusion's '{target.model_name}' encoder from a "
                     f"'{source.model_name}' model with a different config"
                 )
-            state = {k: v for k, v in source.state_dict().items() if not k.startswith("head.")}
+            # The encoder's weights only: not the source's classifier or score head.
+            state = {k: v for k, v in source.state_dict().items()
+                     if not k.startswith(("head.", "score_head."))}
             target.load_state_dict(state)
