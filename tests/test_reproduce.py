@@ -421,3 +421,17 @@ def test_cli_task_option(cli, tmp_path: Path) -> None:
     lines = [ln for ln in stderr.strip().splitlines() if ln.strip()]
     assert len(lines) == 1 and "decision-fusion" in lines[0] and "tfidf-lr" in lines[0]
     assert not (tmp_path / "out").exists()
+
+
+def test_items_task_reports_the_mae_of_each_item(tiny: Tiny, tmp_path: Path) -> None:
+    from depscreen.corpora.records import PHQ8_ITEMS
+
+    cfg = ReproduceConfig(corpus="daic-woz", root=tiny.root, out=tmp_path / "items", seeds=1,
+                          models=["lstm-cnn-text"], task="items",
+                          train_overrides=REG_OVERRIDES, jobs=1, n_boot=20)
+    reproduce(cfg, progress=False)
+    per_item = pd.read_csv(cfg.out / "table_items_per_item.csv")
+    assert "dev" in per_item["split"].tolist()  # DAIC-WOZ test labels carry no items
+    dev = per_item[per_item["split"] == "dev"].iloc[0]
+    assert all(0 <= dev[f"{item}_mean"] <= 3 for item in PHQ8_ITEMS)
+    assert "PHQ-8 items: mean absolute error per item" in (cfg.out / "report.html").read_text()

@@ -161,6 +161,35 @@ def regression_markdown(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n\nPublished rows, as printed in:\n" + "\n".join(sources) + "\n"
 
 
+def item_rows(results: list[dict]) -> list[dict]:
+    """Per model, mean ± std over seeds of each PHQ-8 item's MAE: on the evaluated (test)
+    split when its labels carry items, and on dev (DAIC-WOZ's test labels have none)."""
+    from depscreen.corpora.records import PHQ8_ITEMS
+
+    rows = []
+    for model in dict.fromkeys(r["model"] for r in results):
+        runs = [r["evaluation"].metrics for r in results if r["model"] == model]
+        for split, key in (("test", "item_mae"), ("dev", "item_mae_dev")):
+            if any(m.get(key) is None for m in runs):
+                continue
+            row = {"model": model, "name": ROW_MODELS[model][0], "kind": "model", "split": split}
+            for item in PHQ8_ITEMS:
+                row[f"{item}_mean"], row[f"{item}_std"] = _mean_std([m[key][item] for m in runs])
+            rows.append(row)
+    return rows
+
+
+def item_markdown(rows: list[dict]) -> str:
+    from depscreen.corpora.records import PHQ8_ITEMS
+
+    head = "| Model | Split | " + " | ".join(PHQ8_ITEMS) + " |"
+    lines = [head, "|" + "---|" * (len(PHQ8_ITEMS) + 2)]
+    for r in rows:
+        cells = [_cell(r, item) for item in PHQ8_ITEMS]
+        lines.append(f"| {r['name']} | {r['split']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def figure_model(results: list[dict]) -> tuple[str, float]:
     """The model with the lowest mean dev participant RMSE over its seeds (ties: the table's
     order), and that RMSE. Reads each run's done.json; never looks at test."""
@@ -177,7 +206,7 @@ def figure_model(results: list[dict]) -> tuple[str, float]:
 
 
 def regression_section(task: str, table_md: str, figs: dict[str, bytes], chosen: str,
-                       dev_rmse: float) -> str:
+                       dev_rmse: float, items_md: str = "") -> str:
     """Table II, its sources and the two figures (report.html's part)."""
     title = "PHQ-8 score (Table II)" if task == "regression" else \
         f"PHQ-8 score (Table II, --task {html.escape(task)})"
@@ -200,6 +229,16 @@ the note says whether they were scored on this corpus.</p>
 estimate averaged over the seeds.</p>
 {_img(figs["scatter"], "estimated against true PHQ-8")}
 {_img(figs["residuals"], "residuals by gender")}
+{_items_html(items_md)}"""
+
+
+def _items_html(items_md: str) -> str:
+    if not items_md:
+        return ""
+    return f"""<h3>PHQ-8 items: mean absolute error per item (0-3 scale)</h3>
+<p>Which symptoms the estimate gets right: the MAE of each item's estimate, mean ± standard
+deviation over seeds, on the test split where its labels carry the items and on dev.</p>
+{_md_table_html(items_md)}
 """
 
 
@@ -237,6 +276,13 @@ def build_regression_outputs(cfg, prep, results: list[dict], seeds: list[int]) -
     }
     atomic_write_text(out / names["summary"],
                       json.dumps(summary, indent=2, default=str) + "\n")
-    write_section(out, task, regression_section(task, md, figs, chosen, dev_rmse))
+    items_md = ""
+    if task == "items":
+        per_item = item_rows(results)
+        atomic_write_text(out / f"table_{task}_per_item.csv",
+                          pd.DataFrame(per_item).round(3).to_csv(index=False))
+        items_md = item_markdown(per_item)
+        atomic_write_text(out / f"table_{task}_per_item.md", items_md)
+    write_section(out, task, regression_section(task, md, figs, chosen, dev_rmse, items_md))
     write_report(cfg, prep, results, seeds, summary)
     return summary
