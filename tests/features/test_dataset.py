@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from pathlib import Path
 
@@ -35,7 +36,8 @@ def test_train_samples(corpus: Corpus, cfg: LogMelConfig, tmp_path: Path) -> Non
     assert list(ds.labels) == [1] * 4 + [0] * 5
     item = ds[1]
     assert set(item) == {"session_id", "label", "mel", "tokens", "has_text", "has_speech",
-                         "start", "end", "utt_index", "window_index"}
+                         "start", "end", "utt_index", "window_index", "score", "items"}
+    assert math.isnan(item["score"])  # the fixture sessions give no PHQ-8 score
     assert item["mel"].dtype == torch.float32 and item["mel"].shape == (301, cfg.n_mels)
     assert item["tokens"].dtype == torch.long
     assert (item["has_text"], item["has_speech"], item["label"]) == (True, True, 1)
@@ -94,7 +96,8 @@ def test_collate_and_loader(corpus: Corpus, cfg: LogMelConfig, tmp_path: Path) -
     ds = build_samples(corpus, "train", cfg, None, tmp_path / "cache", progress=False)
     batch = collate([ds[0], ds[4], ds[7]])  # A speech+text, B speech only, C text only
     assert set(batch) == {"mel", "mel_lengths", "tokens", "token_lengths", "label",
-                          "has_text", "has_speech", "session_id"}
+                          "has_text", "has_speech", "session_id", "score", "items"}
+    assert batch["score"].shape == (3,) and batch["items"].shape == (3, 8)
     assert batch["mel"].shape == (3, 201, cfg.n_mels) and batch["mel"].dtype == torch.float32
     assert batch["mel_lengths"].tolist() == [151, 201, 1]
     assert batch["mel_lengths"].dtype == torch.long
