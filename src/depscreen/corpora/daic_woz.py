@@ -33,6 +33,7 @@ from depscreen.corpora.tables import (
 from depscreen.corpora.transcripts import (
     TranscriptStats,
     decode_transcript,
+    interviewer_utterances,
     parse_transcript,
     participant_utterances,
 )
@@ -77,7 +78,8 @@ def prepare_daic_woz(
 
     Audio of zipped sessions is referenced as ``root/{ID}_P.zip::member.wav`` (see
     `depscreen.audio.zip_ref`). Utterance times are audio times: the known sync offsets
-    are added and the known interruptions are cut out.
+    are added and the known interruptions are cut out. Ellie's turns, under the same rules,
+    are kept apart in `Session.interviewer`.
     """
     root = corpus_root(root)
     warnings = WarningCollector(strict)
@@ -312,7 +314,8 @@ def build_session(
     offset: float = 0.0,
     cut: tuple[float, float] | None = None,
 ) -> tuple[Session, TranscriptStats] | None:
-    """Validate a session's audio header and transcript and build its `Session`.
+    """Validate a session's audio header and transcript and build its `Session` (with the
+    interviewer's turns where the transcript has a speaker column and interviewer lines).
 
     Returns None (after a warning saying why) when the session must be skipped.
     """
@@ -354,6 +357,9 @@ def build_session(
         gender=row.gender,
         audio=audio_ref,
         utterances=utterances,
+        interviewer=interviewer_utterances(
+            sid, lines, offset=offset, cut=cut, duration=info.duration
+        ),
     )
     return session, stats
 

@@ -6,7 +6,9 @@ Layout (/work/shared/daic-woz-format.md, "E-DAIC"): ``labels/{train,dev,test}_sp
 ``{ID}_P/{ID}_AUDIO.wav`` plus a comma-separated ``{ID}_P/{ID}_Transcript.csv``
 (``Start_Time,End_Time,Text,Confidence``). The transcripts hold only the participant, so no
 interview-start or speaker filtering applies, and no DAIC-WOZ time offsets either (they were
-made from this audio). Bad-input rules are those of the DAIC-WOZ recipe.
+made from this audio). Without a speaker column there are no interviewer turns
+(`Session.interviewer` is None; the notes say so once). Bad-input rules are those of the
+DAIC-WOZ recipe.
 """
 
 from __future__ import annotations
@@ -37,6 +39,10 @@ SPLIT_FILES: dict[str, str] = {
     "test": "test_split.csv",
 }
 DETAILED_FILE = "Detailed_PHQ8_Labels.csv"
+NO_INTERVIEWER_NOTE = (
+    "E-DAIC transcripts have no speaker column: no interviewer turns (the interviewer-prompt "
+    "audit cannot run on this corpus)"
+)
 
 
 def prepare_edaic(
@@ -83,6 +89,8 @@ def prepare_edaic(
         )
         if built is not None:
             sessions.append(built[0])
+    if not any(s.interviewer for s in sessions):
+        notes.append(NO_INTERVIEWER_NOTE)
     notes.extend(formats.notes())
     return Corpus("edaic", root, sort_sessions(sessions), list(warnings.items), notes)
 

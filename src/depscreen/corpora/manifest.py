@@ -29,7 +29,8 @@ Utterances of a session:
 - *transcript*: ``start_time, stop_time[, speaker], value`` (``end_time``/``text`` also
   accepted), tab- or comma-separated (sniffed from the header), parsed and cleaned as for
   DAIC-WOZ: with a speaker column only ``Participant`` lines after the interviewer's
-  (``Ellie``) first line are kept; without one every line is the participant's.
+  (``Ellie``) first line are kept (Ellie's apart, as `Session.interviewer`); without one
+  every line is the participant's and there are no interviewer turns (nor for text rows).
 - *text*: one utterance from 0 to the audio's duration, or from 0 to 0 when there is no
   audio (the text is cleaned like transcript text).
 - *audio only*: one utterance spanning the whole file with empty text; ``has_text=False``.
@@ -72,6 +73,7 @@ from depscreen.corpora.transcripts import (
     TIME_DECIMALS,
     clean_text,
     decode_transcript,
+    interviewer_utterances,
     parse_transcript,
     participant_utterances,
 )
@@ -285,9 +287,9 @@ def _build_session(
         audio_ref, duration = str(audio_path), info.duration
         formats.add(sid, info)
 
-    has_text = True
+    has_text, interviewer = True, None
     if row.transcript:
-        utterances = _transcript_utterances(csv_path, row, duration, warnings)
+        utterances, interviewer = _transcript_utterances(csv_path, row, duration, warnings)
         if not utterances:
             return None
     else:
@@ -320,6 +322,7 @@ def _build_session(
         utterances=utterances,
         has_text=has_text,
         speaker=row.speaker,
+        interviewer=interviewer,
     )
 
 
@@ -341,18 +344,19 @@ def _existing(
 
 def _transcript_utterances(
     csv_path: Path, row: ManifestRow, duration: float | None, warnings: WarningCollector
-) -> list[Utterance]:
+) -> tuple[list[Utterance], list[Utterance] | None]:
+    """The participant's utterances ([] = skip the row) and the interviewer's turns."""
     sid = row.session_id
     path = _existing(csv_path, row, row.transcript or "", "transcript", warnings)
     if path is None:
-        return []
+        return [], None
     try:
         data = path.read_bytes()
     except OSError as e:
         warnings.warn(
             f"session {sid} skipped: cannot read transcript ({e.strerror or e})", path, None, sid
         )
-        return []
+        return [], None
     text, fallback = decode_transcript(data)
     if fallback:
         warnings.warn(
@@ -362,9 +366,9 @@ def _transcript_utterances(
         lines = parse_transcript(text, str(path), delimiter=None, require_speaker=False)
     except TranscriptError as e:
         warnings.warn(f"session {sid} skipped: {e.reason}", e.path, e.line, sid)
-        return []
+        return [], None
     utterances, _ = participant_utterances(sid, lines, str(path), warnings, duration=duration)
-    return utterances
+    return utterances, interviewer_utterances(sid, lines, duration=duration)
 
 
 # --- reading rows (both manifests) and the prediction manifest ------------------------------

@@ -3,7 +3,11 @@
 Output folder:
   sessions.csv         one row per session (Session.to_row)
   utterances.jsonl.gz  one JSON object per participant utterance (session_id, start, end, text)
+  interviewer.jsonl.gz the interviewer's turns, same format (Session.interviewer; empty when
+                       the transcripts have no speaker column, e.g. E-DAIC)
   prepare.json         written last: what was prepared, from what (fingerprint), warnings, notes
+
+A folder prepared before interviewer.jsonl.gz existed still loads (`interviewer` is None).
 
 A second run on an unchanged input finds the same fingerprint and does no work (lhotse habit).
 """
@@ -15,7 +19,7 @@ import hashlib
 import io
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,10 +32,17 @@ from depscreen.errors import CorpusError, CorpusWarning
 from depscreen.utils.atomic import atomic_write_bytes, atomic_write_text
 
 CORPORA = ("daic-woz", "edaic", "manifest", "synthetic")
-FORMAT_VERSION = 1
+# In the fingerprint: a folder written by another format is prepared again. 2: the
+# interviewer's turns (INTERVIEWER_FILE); sessions.csv and UTTERANCES_FILE are unchanged.
+FORMAT_VERSION = 2
 SESSIONS_FILE = "sessions.csv"
 UTTERANCES_FILE = "utterances.jsonl.gz"
+INTERVIEWER_FILE = "interviewer.jsonl.gz"
 META_FILE = "prepare.json"
+OLD_FOLDER_NOTE = (
+    f"prepared before {INTERVIEWER_FILE} existed: no interviewer turns were kept "
+    "(run `depscreen prepare` again to have them)"
+)
 
 
 @dataclass
@@ -184,20 +195,20 @@ def _ensure_synthetic(root: Path, synth_config: object | None, progress: bool) -
 
 
 def write_prepared(corpus: Corpus, out: Path, fingerprint: str, options: dict) -> None:
-    """Write sessions.csv, utterances.jsonl.gz, then prepare.json (the completion marker)."""
+    """Write sessions.csv, utterances.jsonl.gz, interviewer.jsonl.gz, then prepare.json (the
+    completion marker)."""
     out.mkdir(parents=True, exist_ok=True)
     (out / META_FILE).unlink(missing_ok=True)  # invalidate first: a crash leaves no stale marker
     rows = [s.to_row() for s in corpus.sessions]
     atomic_write_text(out / SESSIONS_FILE, pd.DataFrame(rows).to_csv(index=False))
-
-    buf = io.BytesIO()
-    # mtime=0: the same input gives byte-identical output.
-    with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0) as gz:
-        for s in corpus.sessions:
-            for u in s.utterances:
-                line = {"session_id": u.session_id, "start": u.start, "end": u.end, "text": u.text}
-                gz.write((json.dumps(line, ensure_ascii=False) + "\n").encode("utf-8"))
-    atomic_write_bytes(out / UTTERANCES_FILE, buf.getvalue())
+    atomic_write_bytes(
+        out / UTTERANCES_FILE, utterances_jsonl_gz(u for s in corpus.sessions for u in s.utterances)
+    )
+    # Always written (empty when no session has any), so no earlier run's file is read back.
+    atomic_write_bytes(
+        out / INTERVIEWER_FILE,
+        utterances_jsonl_gz(u for s in corpus.sessions for u in s.interviewer or []),
+    )
 
     meta = {
         "format": FORMAT_VERSION,
@@ -208,6 +219,7 @@ def write_prepared(corpus: Corpus, out: Path, fingerprint: str, options: dict) -
         "fingerprint": fingerprint,
         "n_sessions": len(corpus.sessions),
         "n_utterances": sum(len(s.utterances) for s in corpus.sessions),
+        "n_interviewer_turns": sum(len(s.interviewer or []) for s in corpus.sessions),
         "warnings": [
             {"message": w.message, "path": w.path, "line": w.line, "session_id": w.session_id}
             for w in corpus.warnings
@@ -217,12 +229,36 @@ def write_prepared(corpus: Corpus, out: Path, fingerprint: str, options: dict) -
     atomic_write_text(out / META_FILE, json.dumps(meta, indent=2) + "\n")
 
 
+def utterances_jsonl_gz(utterances: Iterable[Utterance]) -> bytes:
+    """One JSON object per utterance (session_id, start, end, text), gzipped with mtime=0 so
+    the same input gives byte-identical output."""
+    buf = io.BytesIO()
+    with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0) as gz:
+        for u in utterances:
+            line = {"session_id": u.session_id, "start": u.start, "end": u.end, "text": u.text}
+            gz.write((json.dumps(line, ensure_ascii=False) + "\n").encode("utf-8"))
+    return buf.getvalue()
+
+
+def _read_utterances(path: Path) -> dict[str, list[Utterance]]:
+    """`utterances_jsonl_gz`'s records read back, by session, in file order."""
+    utts: dict[str, list[Utterance]] = {}
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        for line in f:
+            d = json.loads(line)
+            utts.setdefault(d["session_id"], []).append(
+                Utterance(d["session_id"], float(d["start"]), float(d["end"]), d["text"])
+            )
+    return utts
+
+
 def _opt(value):
     return None if value is None or (isinstance(value, float) and pd.isna(value)) else value
 
 
 def load_prepared(out: Path) -> Corpus:
-    """Read a prepared folder back into records (what features and training consume)."""
+    """Read a prepared folder back into records (what features and training consume);
+    `Session.interviewer` is None for a session without interviewer turns."""
     out = Path(out)
     meta_path = out / META_FILE
     if not meta_path.is_file():
@@ -232,13 +268,9 @@ def load_prepared(out: Path) -> Corpus:
     meta = json.loads(meta_path.read_text())
     df = pd.read_csv(out / SESSIONS_FILE, dtype={"session_id": str, "audio": str, "gender": str,
                                                 "speaker": str})
-    utts: dict[str, list[Utterance]] = {}
-    with gzip.open(out / UTTERANCES_FILE, "rt", encoding="utf-8") as f:
-        for line in f:
-            d = json.loads(line)
-            utts.setdefault(d["session_id"], []).append(
-                Utterance(d["session_id"], float(d["start"]), float(d["end"]), d["text"])
-            )
+    utts = _read_utterances(out / UTTERANCES_FILE)
+    # Absent in folders prepared before it existed: then no session has interviewer turns.
+    turns = _read_utterances(out / INTERVIEWER_FILE) if (out / INTERVIEWER_FILE).is_file() else {}
     sessions = []
     for r in df.to_dict("records"):
         sid = str(r["session_id"])
@@ -255,10 +287,14 @@ def load_prepared(out: Path) -> Corpus:
                 utterances=utts.get(sid, []),
                 has_text=bool(r["has_text"]),
                 speaker=_opt(r.get("speaker")),
+                interviewer=turns.get(sid),
             )
         )
     warnings = [CorpusWarning(**w) for w in meta.get("warnings", [])]
-    return Corpus(meta["corpus"], Path(meta["root"]), sessions, warnings, meta.get("notes", []))
+    notes = list(meta.get("notes", []))
+    if not (out / INTERVIEWER_FILE).is_file():
+        notes.append(OLD_FOLDER_NOTE)
+    return Corpus(meta["corpus"], Path(meta["root"]), sessions, warnings, notes)
 
 
 def summary_rows(corpus: Corpus) -> list[dict]:

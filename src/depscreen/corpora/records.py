@@ -2,7 +2,9 @@
 
 A *session* is one interview of one participant; its *utterances* are the participant's
 speech turns with times in the audio's own time base (corpus quirks such as transcript
-offsets are already applied), so `audio[start:end]` is exactly what was said.
+offsets are already applied), so `audio[start:end]` is exactly what was said. The
+interviewer's turns, where the transcript tells them apart, are kept on their own
+(`Session.interviewer`), never mixed into the utterances.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ PHQ8_CUTOFF = 10  # PHQ8_Binary = 1 when PHQ8_Score >= 10
 
 @dataclass(frozen=True)
 class Utterance:
-    """One participant turn. `start`/`end` are seconds in the audio's time; `text` is cleaned."""
+    """One speech turn (the participant's, or the interviewer's in `Session.interviewer`).
+    `start`/`end` are seconds in the audio's time; `text` is cleaned."""
 
     session_id: str
     start: float
@@ -67,6 +70,10 @@ class Session:
     # Who is interviewed, when the corpus says (manifests); None = the session is its own
     # speaker. Used by per-speaker feature normalisation and grouped splits.
     speaker: str | None = None
+    # The interviewer's turns (same time base and cleaning as `utterances`), sorted by start;
+    # None where the transcript has no speaker column or no interviewer line (E-DAIC, text
+    # or audio-only manifest rows). Not written to sessions.csv; no model input reads it.
+    interviewer: list[Utterance] | None = None
 
     @property
     def has_audio(self) -> bool:

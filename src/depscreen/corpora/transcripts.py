@@ -9,7 +9,8 @@ Shared by every recipe. Two layouts are understood (column names case-insensitiv
 `parse_transcript` accepts either set of names (``stop_time``/``end_time``,
 ``value``/``text``); the speaker column is required only where the caller says so.
 `participant_utterances` then keeps the participant's interview speech, applies a corpus's
-time offset and cut-out span, and checks times against the audio.
+time offset and cut-out span, and checks times against the audio; `interviewer_utterances`
+applies the same rules to the interviewer's lines, kept apart (None without a speaker column).
 """
 
 from __future__ import annotations
@@ -234,7 +235,10 @@ def participant_utterances(
     utterances: list[Utterance] = []
     too_late: list[TranscriptLine] = []
     for ln in participant:
-        if ln.start < 0 or ln.end < ln.start:
+        timed = _timed_utterance(session_id, ln, offset, cut, duration)
+        if isinstance(timed, Utterance):
+            utterances.append(timed)
+        elif timed == _BAD_TIMES:
             warnings.warn(
                 f"session {session_id}: negative or reversed times "
                 f"(start {ln.start}, end {ln.end}); utterance dropped",
@@ -242,20 +246,12 @@ def participant_utterances(
                 ln.line,
                 session_id,
             )
-            continue
-        text = clean_text(ln.value)
-        if not text:
+        elif timed == _EMPTY:
             stats.n_empty += 1
-            continue
-        start = round(ln.start + offset, TIME_DECIMALS)
-        end = round(ln.end + offset, TIME_DECIMALS)
-        if cut is not None and start < cut[1] and end > cut[0]:
+        elif timed == _CUT:
             stats.n_cut += 1
-            continue
-        if duration is not None and end > duration + _DURATION_SLACK:
+        elif timed == _TOO_LATE:
             too_late.append(ln)
-            continue
-        utterances.append(Utterance(session_id, start, end, text))
 
     if too_late:
         warnings.warn(
@@ -274,6 +270,59 @@ def participant_utterances(
         warnings.warn(f"session {session_id} skipped: {why}", path, None, session_id)
     utterances.sort(key=lambda u: (u.start, u.end))
     return utterances, stats
+
+
+def interviewer_utterances(
+    session_id: str,
+    lines: Sequence[TranscriptLine],
+    *,
+    offset: float = 0.0,
+    cut: tuple[float, float] | None = None,
+    duration: float | None = None,
+) -> list[Utterance] | None:
+    """The interviewer's (Ellie's) turns in audio time, sorted by start; None when there are
+    none (no speaker column, no interviewer line, or none left after the rules below).
+
+    Kept apart from the participant's utterances, never mixed into them. The rules are those
+    of `participant_utterances` (cleaned text, `offset` added, turns overlapping `cut` or
+    ending after `duration` dropped), but nothing is warned about: dropped interviewer lines
+    never make a session unusable, and the participant's warnings are not repeated.
+    """
+    turns = []
+    for ln in lines:
+        if _speaker(ln) == INTERVIEWER:
+            timed = _timed_utterance(session_id, ln, offset, cut, duration)
+            if isinstance(timed, Utterance):
+                turns.append(timed)
+    turns.sort(key=lambda u: (u.start, u.end))
+    return turns or None
+
+
+# Why `_timed_utterance` dropped a line.
+_BAD_TIMES, _EMPTY, _CUT, _TOO_LATE = "bad times", "empty", "cut", "too late"
+
+
+def _timed_utterance(
+    session_id: str,
+    ln: TranscriptLine,
+    offset: float,
+    cut: tuple[float, float] | None,
+    duration: float | None,
+) -> Utterance | str:
+    """The line as an utterance in audio time (cleaned text), or why it is dropped: negative
+    or reversed times, no words left, overlapping `cut`, or ending after `duration`."""
+    if ln.start < 0 or ln.end < ln.start:
+        return _BAD_TIMES
+    text = clean_text(ln.value)
+    if not text:
+        return _EMPTY
+    start = round(ln.start + offset, TIME_DECIMALS)
+    end = round(ln.end + offset, TIME_DECIMALS)
+    if cut is not None and start < cut[1] and end > cut[0]:
+        return _CUT
+    if duration is not None and end > duration + _DURATION_SLACK:
+        return _TOO_LATE
+    return Utterance(session_id, start, end, text)
 
 
 def _speaker(ln: TranscriptLine) -> str | None:
