@@ -6,7 +6,7 @@ below it, never one above, at the top of the file or inside a function:
 
     base (errors, utils, audio, stats, table_models)
       <- corpora <- features <- models <- training <- evaluation <- inference
-      <- recipes (reproduce, cli)
+      <- recipes (reproduce, audit, cli)
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("training", {"training"}),
     ("evaluation", {"evaluation"}),
     ("inference", {"inference"}),
-    ("recipes", {"reproduce", "cli"}),
+    ("recipes", {"reproduce", "audit", "cli"}),
 ]
 MAX_MODULE_LINES = 500
 LONG_MODULE_MARK = "Long module:"  # the module docstring says why it is longer

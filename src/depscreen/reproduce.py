@@ -141,8 +141,8 @@ def _evaluation_current(run: Path, scoring: dict) -> bool:
     return all(written.get(k) == v for k, v in scoring.items())
 
 
-def _run_job(prepared: str, train_cfg: dict, out: str, depends: dict | None, threads: int,
-             scoring: dict) -> str:
+def train_and_score(prepared: str, train_cfg: dict, out: str, depends: dict | None,
+                    threads: int, scoring: dict) -> str:
     """Train (unless finished), then score on test with dev thresholds (unless done)."""
     run = Path(out)
     if not RunFolder(run).is_finished():
@@ -278,16 +278,16 @@ def _run_phase(phase, prepared: Path, cfg: ReproduceConfig, bar, task) -> None:
     if jobs == 1:
         for model, seed, tc, reuse in phase:
             bar.update(task, description=f"{model} (seed {seed})")
-            _run_job(str(prepared), tc.to_dict(), str(run_dir(cfg, model, seed)), reuse, threads,
-                     _scoring(cfg))
+            train_and_score(str(prepared), tc.to_dict(), str(run_dir(cfg, model, seed)), reuse,
+                            threads, _scoring(cfg))
             bar.advance(task)
         return
     # Forked workers would inherit the parent's torch thread pools; spawn starts clean.
     with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"),
                              initializer=exit_with_parent, initargs=(os.getpid(),)) as pool:
         futures = {
-            pool.submit(_run_job, str(prepared), tc.to_dict(), str(run_dir(cfg, model, seed)),
-                        reuse, threads, _scoring(cfg)): (model, seed)
+            pool.submit(train_and_score, str(prepared), tc.to_dict(),
+                        str(run_dir(cfg, model, seed)), reuse, threads, _scoring(cfg)): (model, seed)
             for model, seed, tc, reuse in phase
         }
         bar.update(task, description=f"training + test scoring ({jobs} in parallel)")

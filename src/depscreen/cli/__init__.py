@@ -4,6 +4,7 @@
     data.py       synth, prepare
     training.py   train, evaluate, reproduce
     scoring.py    export, predict
+    audit.py      audit (the interviewer-prompt shortcut)
 
 Importing the package registers every command on `app`; the entry point is `main`.
 """
@@ -11,6 +12,6 @@ Importing the package registers every command on `app`; the entry point is `main
 from depscreen.cli.app import app, console, main, out
 
 # Imported for their @app.command side effect (after the app exists).
-from depscreen.cli import data, scoring, training  # noqa: E402, F401, I001  isort: skip
+from depscreen.cli import audit, data, scoring, training  # noqa: E402, F401, I001  isort: skip
 
 __all__ = ["app", "console", "main", "out"]

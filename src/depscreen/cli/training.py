@@ -58,6 +58,13 @@ Task = Annotated[
                  "(the PHQ-8 total, 0-24, as in AVEC 2017/2019), multitask (both heads "
                  "trained together) or items (the eight PHQ-8 items, summing to the total)."),
 ]
+Source = Annotated[
+    str,
+    typer.Option("--source", help="Whose turns the model reads: participant (the default; "
+                 "what screening reads), interviewer (the interviewer's prompts only) or both. "
+                 "Non-participant runs measure the interviewer-prompt shortcut (see `depscreen "
+                 "audit`) and cannot be exported."),
+]
 SkipUnscored = Annotated[
     bool,
     typer.Option("--skip-unscored", help="Regression tasks: leave out train/dev sessions "
@@ -153,6 +160,7 @@ def train(
     ] = None,
     task: Task = "binary",
     skip_unscored: SkipUnscored = False,
+    source: Source = "participant",
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
     """Train one model on the train split, select it on dev, write a self-describing run folder.
@@ -172,7 +180,7 @@ def train(
         feature_norm=feature_norm, spec_augment=spec_augment, weight_decay=weight_decay,
         patience=patience, model_config=_json_object(model_config, "--model-config"),
         num_nodes=num_nodes, strategy=strategy, limit_train_batches=limit_train_batches,
-        task=task, skip_unscored=skip_unscored,
+        task=task, skip_unscored=skip_unscored, source=source,
     )
     result = run_train(prepared, cfg, out_dir, resume=resume, cache_dir=cache_dir,
                        progress=not quiet)
@@ -304,6 +312,10 @@ def reproduce(
                      "Table I and baseline model that has the head, into runs/<model>/"
                      "<task>-seed<k>, beside earlier binary outputs in the same --out."),
     ] = "binary",
+    audit: Annotated[
+        bool, typer.Option("--audit", help="Also run the interviewer-prompt audit into --out "
+                           "(see `depscreen audit`).")
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress display.")] = False,
 ) -> None:
     """Reproduce the paper's Table I and Fig. 1 (or with --task regression, Table II): train,
@@ -339,6 +351,10 @@ def reproduce(
     table = "table.md" if task == "binary" else f"table_{task}.md"
     out.print((out_dir / table).read_text())
     out.print(f"report: {out_dir / 'report.html'}")
+    if audit:
+        from depscreen.cli.audit import run_audit
+
+        run_audit(corpus, root, out_dir, seeds, profile, jobs, None, participants, epochs, quiet)
 
 
 # ----------------------------------------------------------------------------- models

@@ -56,12 +56,17 @@ def predict_split(run: Path, split: str, cache_dir: Path | None = None,
                   prepared: Path | None = None, progress: bool = False) -> pd.DataFrame:
     """Per-sample probabilities of a finished run on `split` (utterance level)."""
     from depscreen.features.dataset import build_split_for_run
-    from depscreen.training.data import predict_dataset, predict_scores, prediction_frame
+    from depscreen.training.data import (
+        predict_dataset,
+        predict_scores,
+        prediction_frame,
+        with_source,
+    )
 
     folder = RunFolder(run)
     header = folder.header()
     prepared = Path(prepared or header["prepared"])
-    corpus = load_prepared(prepared)
+    corpus = with_source(load_prepared(prepared), header["train"].get("source", "participant"))
     model, _ = folder.load_model()
     ds = build_split_for_run(corpus, split, header["features"],
                              cache_dir or prepared / "features", folder.load_vocab(),

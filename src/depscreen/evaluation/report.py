@@ -32,7 +32,7 @@ from depscreen.utils.provenance import environment
 
 HEADLINE = ("f1_macro", "wa", "ua")
 SECTIONS_DIR = "report_sections"  # each task's part of report.html (write_section)
-SECTION_ORDER = ("binary", "multitask", "regression", "items")
+SECTION_ORDER = ("binary", "multitask", "regression", "items", "audit")
 
 
 def _mean_std(values: list[float]) -> tuple[float, float]:
@@ -268,8 +268,14 @@ a bootstrap over test participants of the seed-mean.</p>
 
 
 def _tables_title(sections: dict[str, str]) -> str:
-    binary, score = "binary" in sections, any(t != "binary" for t in sections)
-    return "Tables I and II" if binary and score else "Table II" if score else "Table I"
+    binary = "binary" in sections
+    score = any(t not in ("binary", "audit") for t in sections)
+    tables = "Tables I and II" if binary and score else "Table II" if score else \
+        "Table I" if binary else ""
+    if "audit" in sections:
+        return f"{tables} and the interviewer-prompt audit" if tables else \
+            "Interviewer-prompt audit"
+    return tables
 
 
 def render_html(cfg, corpus_name, corpus_rows, sections, configs, summary) -> str:

@@ -245,6 +245,10 @@ def _load_run(folder: RunFolder) -> LoadedModel:
     run = folder.path
     folder.require_finished("train it to the end first, or pass a .dsb bundle")
     spec, cfg = folder.model_spec(), folder.header()
+    source = (cfg.get("train") or {}).get("source", "participant")
+    if source != "participant":
+        raise BundleError(f"this run read the {source} turns (--source {source}, an audit "
+                          "run); only participant-only runs can screen interviews", run)
     try:
         name, config = spec["name"], spec["config"]
         features = cfg["features"]

@@ -21,6 +21,7 @@ MONITORS = ("dev_ua", "dev_f1", "dev_participant_ua", "dev_participant_f1", "dev
 DEFAULT_MONITOR = {"binary": "dev_ua", "multitask": "dev_ua", "regression": "dev_participant_rmse",
                    "items": "dev_participant_rmse"}
 TEXT_INPUTS = ("tokens", "embedding")
+SOURCES = ("participant", "interviewer", "both")
 
 
 @dataclass
@@ -42,6 +43,9 @@ class TrainConfig:
     task: str = "binary"
     # Regression tasks: leave out train/dev sessions without a PHQ-8 score (else an error).
     skip_unscored: bool = False
+    # Whose turns are the input: the participant's (the default, what screening reads), the
+    # interviewer's or both — the interviewer-prompt audit (depscreen audit).
+    source: str = "participant"
     model_config: dict = field(default_factory=dict)
     audio: dict = field(default_factory=dict)  # LogMelConfig overrides
     text: dict = field(default_factory=dict)  # vocabulary / tokenizer overrides
@@ -114,6 +118,8 @@ class TrainConfig:
             raise bad("patience", f"must be >= 1 or unset, got {self.patience}")
         if self.imbalance not in IMBALANCE:
             raise bad("imbalance", f"must be one of {', '.join(IMBALANCE)}, got {self.imbalance!r}")
+        if self.source not in SOURCES:
+            raise bad("source", f"must be one of {', '.join(SOURCES)}, got {self.source!r}")
         if self.task not in DEFAULT_MONITOR:
             raise bad("task", f"must be one of {', '.join(DEFAULT_MONITOR)}, got {self.task!r}")
         heads = model_class(self.model).heads

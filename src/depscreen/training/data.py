@@ -121,6 +121,31 @@ class ShardedBatchSampler(Sampler[list[int]]):
         return -(-len(self.inner) // self.world_size)
 
 
+def with_source(corpus: Corpus, source: str) -> Corpus:
+    """The corpus whose sessions' utterances are `source`'s turns: the participant's (as
+    prepared, unchanged), the interviewer's (`Session.interviewer`) or both in time order.
+    Sessions without interviewer turns are left out of an interviewer run; a corpus with
+    none at all (E-DAIC's transcripts have no speaker column) is a ConfigError."""
+    import dataclasses
+
+    if source == "participant":
+        return corpus
+    sessions = []
+    for s in corpus.sessions:
+        if not s.interviewer:
+            if source == "both":
+                sessions.append(s)
+            continue
+        turns = list(s.interviewer) if source == "interviewer" else sorted(
+            [*s.utterances, *s.interviewer], key=lambda u: (u.start, u.end))
+        sessions.append(dataclasses.replace(s, utterances=turns, has_text=True))
+    if not any(s.interviewer for s in corpus.sessions):
+        raise ConfigError(f"--source {source}: the prepared corpus has no interviewer turns "
+                          "(its transcripts have no speaker column, as E-DAIC's, or it was "
+                          "prepared by an older depscreen: prepare it again)")
+    return dataclasses.replace(corpus, sessions=sessions)
+
+
 def scored_corpus(corpus: Corpus, task: str, skip_unscored: bool) -> Corpus:
     """The corpus a regression task can train on: every train and dev session needs its
     PHQ-8 total (task "items": its eight items). Without `skip_unscored` a ConfigError counts
@@ -152,6 +177,7 @@ def scored_corpus(corpus: Corpus, task: str, skip_unscored: bool) -> Corpus:
 def build_data(corpus: Corpus, cfg: TrainConfig, cache_dir: Path, progress: bool = True,
                modalities: frozenset[str] | None = None) -> DataBundle:
     """Vocabulary from the training split, then the train and dev samples (never test)."""
+    corpus = with_source(corpus, cfg.source)
     if cfg.task != "binary":
         corpus = scored_corpus(corpus, cfg.task, cfg.skip_unscored)
     audio_cfg = LogMelConfig(**cfg.audio)
