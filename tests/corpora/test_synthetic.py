@@ -251,7 +251,7 @@ def test_cli_synth_help():
     result = CliRunner().invoke(app, ["synth", "--help"])
     assert result.exit_code == 0
     for option in ("--out", "--participants", "--seed", "--text-signal", "--speech-signal",
-                   "--minutes", "--questions", "--jobs", "--force"):  # fmt: skip
+                   "--minutes", "--questions", "--jobs", "--prompt-leak", "--force"):  # fmt: skip
         assert option in result.output
 
 

@@ -33,6 +33,16 @@ def synth(
     jobs: Annotated[
         int | None, typer.Option(help="Worker processes (default: the CPU count).")
     ] = None,
+    prompt_leak: Annotated[
+        float,
+        typer.Option(
+            "--prompt-leak",
+            help="Chance that the interviewer's reaction to an answer is answer-specific "
+            "(sorry to hear that / that's great) rather than neutral (mhm): the "
+            "interviewer-prompt shortcut of DAIC-WOZ. Default 0.5; 0 = Ellie never reacts to "
+            "the answers (no shortcut), 1 = always.",
+        ),
+    ] = 0.5,
     force: Annotated[
         bool, typer.Option("--force", help="Replace a corpus made with other settings.")
     ] = False,
@@ -50,6 +60,7 @@ def synth(
         speech_signal=speech_signal,
         minutes=minutes,
         questions=questions,
+        prompt_leak=prompt_leak,
     )
     s = generate_corpus(out_dir, config, jobs=jobs, progress=True, force=force)
     out.print(

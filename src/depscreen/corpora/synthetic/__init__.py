@@ -12,6 +12,9 @@ leaves two *independent, noisy* traces:
 
 `SynthConfig.text_signal` / `speech_signal` scale each trace (0 = the channel carries no
 information about the label). Defaults are calibrated with `bench/calibrate_synth.py`.
+`SynthConfig.prompt_leak` is the chance that Ellie reacts to an answer with an answer-specific
+backchannel rather than a neutral one: DAIC-WOZ's interviewer-prompt shortcut, where Ellie's
+turns alone predict the label (0 = none; the default 0.5 is what earlier versions wrote).
 
 What is written (DAIC-WOZ layout; see /work/shared/daic-woz-format.md):
 

@@ -16,6 +16,8 @@ from depscreen.errors import ConfigError
 
 GENERATOR_VERSION = 7  # bump whenever the bytes written for a given config change
 SIDECAR = "depscreen_synth.json"
+# Corpora written before `prompt_leak` existed behaved as this value (their sidecars lack it).
+DEFAULT_PROMPT_LEAK = 0.5
 STATE_DIR = ".depscreen_synth"
 
 # ----------------------------------------------------------------------------- DAIC-WOZ facts
@@ -62,6 +64,12 @@ class SynthConfig:
     DAIC-WOZ IDs (tests use it to hit the quirk sessions). Interview length is either
     `minutes` of interview (from Ellie's greeting to her goodbye, before set-up chatter) or a
     fixed number of `questions`; by default 3 minutes.
+
+    `prompt_leak` is the chance that Ellie's reaction after an answer (when she reacts) is
+    answer-specific ("i'm sorry to hear that" after a negative answer, "that's great" after a
+    positive one) rather than neutral ("mhm"): the interviewer-prompt shortcut of DAIC-WOZ
+    (Burdisso et al., 2024), where Ellie's turns alone predict the label. 0 = Ellie's words
+    never depend on the answers; 1 = she always reacts to them.
     """
 
     participants: int = 189
@@ -73,6 +81,7 @@ class SynthConfig:
     depressed_fraction: float = 0.30
     quirks: bool = True
     ids: tuple[int, ...] = ()
+    prompt_leak: float = DEFAULT_PROMPT_LEAK
 
     def __post_init__(self) -> None:
         if self.ids:
@@ -103,6 +112,15 @@ class SynthConfig:
             raise ConfigError(
                 f"depressed_fraction must be strictly between 0 and 1, got {self.depressed_fraction}"
             )
+        leak = self.prompt_leak
+        if isinstance(leak, bool) or not (
+            isinstance(leak, int | float) and math.isfinite(leak) and 0 <= leak <= 1
+        ):
+            raise ConfigError(
+                f"prompt_leak must be between 0 and 1 (0 = Ellie never reacts to the answers, "
+                f"{DEFAULT_PROMPT_LEAK} = default), got {leak!r}"
+            )
+        object.__setattr__(self, "prompt_leak", float(leak))  # 1 and 1.0: the same corpus
 
     def session_ids(self) -> list[int]:
         """The participant IDs to generate, sorted."""

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from depscreen.corpora.synthetic.config import (
     CLEANING_RULE,
+    DEFAULT_PROMPT_LEAK,
     FULL_TEST_HEADER,
     GENERATOR_VERSION,
     SIDECAR,
@@ -39,6 +40,16 @@ from depscreen.utils.workers import exit_with_parent
 
 def _fingerprint(config: SynthConfig) -> dict:
     return {"generator_version": GENERATOR_VERSION, "config": config.to_dict()}
+
+
+def _with_defaults(fingerprint: dict | None) -> dict | None:
+    """A recorded fingerprint with settings added since it was written filled in with the
+    value that version behaved as (`prompt_leak` was a fixed 0.5), so a corpus made before a
+    setting existed resumes under the default instead of being taken for another corpus."""
+    if not isinstance(fingerprint, dict) or not isinstance(fingerprint.get("config"), dict):
+        return fingerprint
+    config = {"prompt_leak": DEFAULT_PROMPT_LEAK, **fingerprint["config"]}
+    return {**fingerprint, "config": config}
 
 
 def _is_ours(out: Path) -> bool:
@@ -68,7 +79,7 @@ def _prepare_out(out: Path, config: SynthConfig, force: bool) -> None:
                 "or new folder (nothing was changed)",
                 out,
             )
-        previous = _read_json(state) if state.is_file() else None
+        previous = _with_defaults(_read_json(state)) if state.is_file() else None
         if previous != _fingerprint(config):
             if not force:
                 raise ConfigError(

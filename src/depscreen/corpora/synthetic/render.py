@@ -210,10 +210,12 @@ class _Renderer:
             )
         if text_rng.random() < 0.6:
             b.gap(rng.uniform(0.3, 0.8))
+            # The interviewer-prompt shortcut: with chance prompt_leak Ellie reacts to the answer.
+            # One draw whatever prompt_leak is (random() < 0 never holds, < 1 always), so the
+            # knob changes no other draw and 0.5 writes the corpus of earlier versions.
             options = BACKCHANNEL_NEGATIVE if negative else BACKCHANNEL_POSITIVE
-            self.ellie(
-                b, _pick(text_rng, options if text_rng.random() < 0.5 else BACKCHANNEL_NEUTRAL)
-            )
+            leak = text_rng.random() < self.config.prompt_leak
+            self.ellie(b, _pick(text_rng, options if leak else BACKCHANNEL_NEUTRAL))
         b.gap(rng.uniform(0.5, 1.3))
         return b
 
