@@ -131,3 +131,20 @@ def test_cli_synth_prompt_leak(tmp_path):
     assert load_truth(out)["config"]["prompt_leak"] == 0.0
     bad = runner.invoke(app, ["synth", "--out", str(tmp_path / "bad"), "--prompt-leak", "2"])
     assert isinstance(bad.exception, ConfigError)
+
+
+def test_without_leak_every_interview_asks_as_many_questions(tmp_path) -> None:
+    """At 0 the number of questions does not follow the participant's pace either."""
+    import csv
+
+    from depscreen.corpora.synthetic import SynthConfig, generate_corpus
+    from depscreen.corpora.synthetic.script import TOPICS
+
+    questions = {t.question for t in TOPICS}
+    generate_corpus(tmp_path / "c", SynthConfig(participants=6, minutes=0.5, prompt_leak=0.0,
+                                                seed=4), progress=False)
+    counts = set()
+    for f in sorted((tmp_path / "c").glob("*_P/*_TRANSCRIPT.csv")):
+        rows = list(csv.reader(f.open(), delimiter="\t"))
+        counts.add(sum(1 for r in rows if len(r) >= 4 and r[2] == "Ellie" and r[3] in questions))
+    assert counts == {3}  # 0.5 minutes at 6 questions a minute, whoever answers

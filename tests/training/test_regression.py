@@ -74,9 +74,11 @@ def test_multitask_trains_both_heads(tiny: Tiny, tmp_path: Path) -> None:
 
 
 def test_a_model_without_the_head_says_which_have_it() -> None:
-    with pytest.raises(ConfigError, match="regression is not one of decision-fusion's .*"
-                                          "models with it: .*tfidf-lr"):
-        TrainConfig(model="decision-fusion", task="regression")
+    with pytest.raises(ConfigError, match="items is not one of decision-fusion's .*"
+                                          "models with it: .*lstm-cnn-text"):
+        TrainConfig(model="decision-fusion", task="items")
+    with pytest.raises(ConfigError, match="items is not one of tfidf-lr's"):
+        TrainConfig(model="tfidf-lr", task="items")
     with pytest.raises(ConfigError, match="task must be one of"):
         TrainConfig(model="tfidf-lr", task="severity")
 
@@ -128,3 +130,25 @@ def test_nothing_is_chosen_on_test_scores(tiny: Tiny, tmp_path: Path, model: str
     assert evs[0].metrics["score_aggregation"] == evs[1].metrics["score_aggregation"]
     assert np.allclose(evs[0].participants["score_pred"], evs[1].participants["score_pred"])
     assert (evs[0].participants["score"] == 0).all() and (evs[1].participants["score"] == 24).all()
+
+
+@pytest.mark.parametrize("model", ["stacked-fusion", "decision-fusion"])
+def test_decision_level_regression_weights_the_sub_models_on_dev(tiny: Tiny, tmp_path: Path,
+                                                                 model: str) -> None:
+    from depscreen.inference.bundle import load_model
+    from depscreen.inference.predict import predict_interview
+
+    out = tmp_path / model
+    res = train(tiny.prepared, TrainConfig(model=model, task="regression", **SMOKE), out,
+                progress=False)
+    assert "dev_participant_rmse" in res.dev_metrics
+    done = json.loads((out / "done.json").read_text())
+    w = done["score_weight"]["weight"]
+    assert 0.0 <= w <= 1.0
+    assert done["score_weight"]["dev_participant_rmse"] == min(
+        done["score_weight"]["dev_participant_rmse_by_weight"].values())
+    reloaded, _ = RunFolder(out).load_model()
+    assert float(reloaded.score_weight) == pytest.approx(w)
+    session = tiny.corpus.by_split("test")[0]
+    audio_only = predict_interview(load_model(out), audio=session.audio)
+    assert 0.0 <= audio_only["score"]["estimate"] <= 24.0  # one modality is enough

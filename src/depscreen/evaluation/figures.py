@@ -63,7 +63,8 @@ def curves_figure(curves: dict[str, list[tuple[int, float]]], ylabel: str, title
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    if ax.get_legend_handles_labels()[0]:  # runs without epochs (classical models) draw none
+        ax.legend(fontsize=7)
     return _png(fig)
 
 

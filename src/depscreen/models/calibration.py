@@ -280,3 +280,25 @@ def fit_stack(
                        n_text=int((~np.isnan(z_t)).sum()),
                        n_speech=int((~np.isnan(z_s)).sum()), n_both=int(both.sum()))
 
+
+def search_score_weight(text_scores: Any, speech_scores: Any, truth: Any, groups: Any,
+                        step: float) -> dict[str, Any]:
+    """Decision-level regression: the text weight w of w * s_text + (1 - w) * s_speech with
+    the lowest dev participant RMSE (participant estimate = mean over their samples; a sample
+    with one modality uses it alone). Ties go to the w nearest 0.5."""
+    import pandas as pd
+
+    s_t = np.asarray(text_scores, dtype=np.float64)
+    s_s = np.asarray(speech_scores, dtype=np.float64)
+    y = np.asarray(truth, dtype=np.float64)
+    known = np.isfinite(y)
+    grid = np.round(np.arange(0.0, 1.0 + step / 2, step), 6)
+    by_w = {}
+    for w in grid:
+        fused = np.where(np.isnan(s_t), s_s, np.where(np.isnan(s_s), s_t, w * s_t + (1 - w) * s_s))
+        frame = pd.DataFrame({"g": np.asarray(groups)[known], "p": fused[known], "y": y[known]})
+        people = frame.groupby("g", sort=True).mean()
+        by_w[float(w)] = float(np.sqrt(np.mean((people["p"] - people["y"]) ** 2)))
+    best = min(by_w, key=lambda w: (round(by_w[w], 9), abs(w - 0.5)))
+    return {"weight": best, "dev_participant_rmse": by_w[best],
+            "dev_participant_rmse_by_weight": {repr(w): v for w, v in by_w.items()}}

@@ -98,7 +98,8 @@ class DecisionFusion(DepressionModel):
     modalities = frozenset({"text", "speech"})
     fusion = "decision"
     carries_calibration = True  # per-modality Platt and the weight, in its buffers
-    heads = ("binary",)  # its combiner is fitted for the screen
+    # regression: the sub-models estimate the score, combined with a weight fitted on dev.
+    heads = ("binary", "regression")
     feature_dim = 2
     config: DecisionFusionConfig
     platt_text: Tensor
@@ -119,6 +120,53 @@ class DecisionFusion(DepressionModel):
     @property
     def batch_keys(self) -> frozenset[str]:
         return self.text_model.batch_keys | self.speech_model.batch_keys
+
+    def set_task(self, task: str) -> None:
+        """Regression: both sub-models get their score heads; the fused estimate is
+        w * s_text + (1 - w) * s_speech with w (`score_weight`) fitted on dev."""
+        if task not in self.heads:
+            raise ConfigError(f"model '{self.model_name}' cannot be trained for --task {task} "
+                              f"(it has {', '.join(self.heads)})")
+        self.task = task
+        if task != "binary":
+            self.text_model.set_task(task)
+            self.speech_model.set_task(task)
+            self.register_buffer("score_weight", torch.tensor(0.5))
+
+    @torch.no_grad()
+    def modality_scores(self, batch: Batch) -> dict[str, Tensor]:
+        """{"text", "speech", "fused"} -> (B,) PHQ-8 estimates (NaN where a modality is
+        absent); a sample with one modality takes that one's estimate."""
+        out = {}
+        for name, model in (("text", self.text_model), ("speech", self.speech_model)):
+            present = modality_present(batch, name, model)
+            if not _keys_present(batch, model):
+                out[name] = torch.full(present.shape, math.nan, device=present.device)
+                continue
+            s = model.predict_score(batch)
+            out[name] = torch.where(present, s, torch.full_like(s, math.nan))
+        s_t, s_s = out["text"], out["speech"]
+        has_t, has_s = ~torch.isnan(s_t), ~torch.isnan(s_s)
+        w = self.score_weight
+        both = w * s_t.nan_to_num(0.0) + (1 - w) * s_s.nan_to_num(0.0)
+        out["fused"] = torch.where(has_t & has_s, both, torch.where(has_t, s_t, s_s))
+        return out
+
+    @torch.no_grad()
+    def predict_score(self, batch: Batch) -> Tensor:
+        return self.modality_scores(batch)["fused"]
+
+    def fit_score_weight(self, text_scores: Any, speech_scores: Any, truth: Any,
+                         groups: Any) -> dict[str, Any]:
+        """Chooses w (grid of `config.weight_step`) by the dev participants' RMSE of the mean
+        fused estimate (ties: the w nearest 0.5); sets `score_weight`."""
+        from depscreen.models.calibration import search_score_weight
+
+        result = search_score_weight(text_scores, speech_scores, truth, groups,
+                                     getattr(self.config, "weight_step", 0.05))
+        with torch.no_grad():
+            self.score_weight.fill_(result["weight"])
+        return result
 
     def _model_margin(self, model: DepressionModel, batch: Batch, present: Tensor) -> Tensor:
         if not _keys_present(batch, model):

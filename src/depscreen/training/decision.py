@@ -72,8 +72,9 @@ def _combined_model(cfg: TrainConfig, sub_runs: dict[str, RunFolder]):
                                                                "text_model", "speech_model")
     }
     model = create_model(
-        cfg.model, text_model=text_spec["name"], speech_model=speech_spec["name"],
-        text=text_spec["config"], speech=speech_spec["config"], **fusion_cfg,
+        cfg.model, task=cfg.task, text_model=text_spec["name"],
+        speech_model=speech_spec["name"], text=text_spec["config"],
+        speech=speech_spec["config"], **fusion_cfg,
     )
     model.text_model.load_state_dict(text_model.state_dict())
     model.speech_model.load_state_dict(speech_model.state_dict())
@@ -105,6 +106,8 @@ def fit_decision_fusion(
         # The text model's token ids must be the ones it was trained with.
         raise ConfigError("the text run was trained with another vocabulary", vocab_file)
     dev = data.dev
+    if cfg.task != "binary":
+        return data, _fit_score_weight(model, dev, sub_runs)
     calib = model.fit_calibration(modality_log_odds(model.text_model, dev),
                                   modality_log_odds(model.speech_model, dev), dev.labels,
                                   groups=sample_session_ids(dev))
@@ -114,3 +117,31 @@ def fit_decision_fusion(
     return data, Fit(model, -1, metrics, probs,
                      model_extra={"sub_runs": {k: str(v.path) for k, v in sub_runs.items()}},
                      done_extra={"calibration": asdict(calib)})
+
+
+@torch.inference_mode()
+def _modality_scores(model, ds) -> dict[str, np.ndarray]:
+    """Each sub-model's PHQ-8 estimate per sample (NaN where its modality is absent)."""
+    from depscreen.features.dataset import LengthBucketSampler, collate
+
+    out = {m: np.full(len(ds), np.nan) for m in ("text", "speech", "fused")}
+    for idx in LengthBucketSampler(ds.lengths, 64, shuffle=False):
+        got = model.modality_scores(collate([ds[i] for i in idx]))
+        for m in out:
+            out[m][idx] = got[m].double().cpu().numpy()
+    return out
+
+
+def _fit_score_weight(model, dev, sub_runs: dict[str, RunFolder]) -> Fit:
+    """Decision-level regression: the text weight of the sub-models' estimates, on dev."""
+    from depscreen.training.module import dev_score_metrics
+
+    model.eval()
+    groups = sample_session_ids(dev)
+    per = _modality_scores(model, dev)
+    result = model.fit_score_weight(per["text"], per["speech"], dev.scores, groups)
+    scores = _modality_scores(model, dev)["fused"]
+    metrics = dev_score_metrics(groups, scores, dev.scores)
+    return Fit(model, -1, metrics, np.full(len(dev), np.nan), dev_scores=scores,
+               model_extra={"sub_runs": {k: str(v.path) for k, v in sub_runs.items()}},
+               done_extra={"score_weight": result})

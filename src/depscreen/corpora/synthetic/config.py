@@ -69,7 +69,10 @@ class SynthConfig:
     answer-specific ("i'm sorry to hear that" after a negative answer, "that's great" after a
     positive one) rather than neutral ("mhm"): the interviewer-prompt shortcut of DAIC-WOZ
     (Burdisso et al., 2024), where Ellie's turns alone predict the label. 0 = Ellie's words
-    never depend on the answers; 1 = she always reacts to them.
+    never depend on the answers, and a minutes-long interview asks a fixed number of
+    questions (minutes * 6, the default corpus's average pace), because how many questions
+    fit in the time depends on the participant's pace and would give the label away too;
+    1 = she always reacts to them.
     """
 
     participants: int = 189

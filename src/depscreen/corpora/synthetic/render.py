@@ -45,6 +45,8 @@ from depscreen.corpora.synthetic.script import (
 )
 
 ELLIE_PROSODY = {"rate": 165, "pitch": 55, "pitch_range": 60, "volume": 100, "word_gap": 0}
+# The default corpus asks 18.3 questions in a 3-minute interview on average.
+SECONDS_PER_QUESTION = 10.0
 ELLIE_GAIN = 0.35  # Ellie reaches the participant's microphone through a loudspeaker
 SPLIT_PAUSE = 1.1  # a longer pause inside an answer starts a new transcript line
 _SILENCE = 1e-3
@@ -273,13 +275,18 @@ def render_session(plan: SessionPlan, config: SynthConfig, engine) -> RenderedSe
     place(r.setup_block())
     interview_start = cursor / sr
     place(r.intro_block())
-    target = config.interview_seconds
+    target, questions = config.interview_seconds, config.questions
+    if target is not None and config.prompt_leak == 0:
+        # How many questions fit in the time depends on how fast and how much the participant
+        # talks, so which questions the interviewer gets to is itself a cue; without any leak
+        # every interview asks the same number (the default corpus's average pace).
+        target, questions = None, max(1, round(target / SECONDS_PER_QUESTION))
     span = plan.interruption
     order = _topic_order(config, plan.sid)
     k = 0
     while True:
         elapsed = cursor / sr - interview_start
-        done = k >= config.questions if target is None else elapsed >= target
+        done = k >= questions if target is None else elapsed >= target
         # Interrupted sessions run until past their interruption, so the quirk is exercised.
         if done and (span is None or cursor / sr > span[1]):
             break
