@@ -435,3 +435,14 @@ def test_items_task_reports_the_mae_of_each_item(tiny: Tiny, tmp_path: Path) -> 
     dev = per_item[per_item["split"] == "dev"].iloc[0]
     assert all(0 <= dev[f"{item}_mean"] <= 3 for item in PHQ8_ITEMS)
     assert "PHQ-8 items: mean absolute error per item" in (cfg.out / "report.html").read_text()
+
+
+def test_reproduce_with_the_interviewers_turns(tiny: Tiny, tmp_path: Path) -> None:
+    cfg = ReproduceConfig(corpus="daic-woz", root=tiny.root, out=tmp_path / "ellie", seeds=1,
+                          models=["tfidf-lr"], source="interviewer",
+                          train_overrides=REG_OVERRIDES, jobs=1, n_boot=20)
+    reproduce(cfg, progress=False)
+    run = run_dir(cfg, "tfidf-lr", 0)
+    assert run == cfg.out / "runs" / "tfidf-lr" / "interviewer-seed0"
+    assert json.loads((run / "config.json").read_text())["train"]["source"] == "interviewer"
+    assert (cfg.out / "table.csv").is_file()

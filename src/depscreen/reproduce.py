@@ -82,6 +82,10 @@ class ReproduceConfig:
     warm_start_fusion: bool = True
     # binary (Table I), or regression / items / multitask: Table II from the score head.
     task: str = "binary"
+    # Whose turns every model reads (TrainConfig.source): participant, or interviewer / both
+    # to see how far the interviewer's prompts carry a model (use another --out: the
+    # tables are the same files).
+    source: str = "participant"
 
     def __post_init__(self) -> None:
         if self.models is None:
@@ -97,6 +101,8 @@ def run_dir(cfg: ReproduceConfig, model: str, seed: int) -> Path:
     """A binary run's folder is runs/<model>/seed<k>; another task's runs/<model>/<task>-seed<k>
     (so the two never share a folder)."""
     name = f"seed{seed}" if cfg.task == "binary" else f"{cfg.task}-seed{seed}"
+    if cfg.source != "participant":
+        name = f"{cfg.source}-{name}"
     return cfg.out / "runs" / model / name
 
 
@@ -240,7 +246,7 @@ def _job_specs(cfg: ReproduceConfig, seeds: list[int]) -> list[tuple]:
     jobs_spec = []
     for seed in seeds:
         for model in single:
-            overrides = {**cfg.train_overrides, "task": cfg.task}
+            overrides = {**cfg.train_overrides, "task": cfg.task, "source": cfg.source}
             if model in TABLE_MODELS:
                 overrides.update(cfg.representation)
             depends = None
@@ -261,7 +267,8 @@ def _job_specs(cfg: ReproduceConfig, seeds: list[int]) -> list[tuple]:
         for seed in seeds:
             extra = cfg.representation if model in TABLE_MODELS else {}
             tc = TrainConfig(model=model, profile=cfg.profile, seed=seed,
-                             **{**cfg.train_overrides, "task": cfg.task}, **extra)
+                             **{**cfg.train_overrides, "task": cfg.task, "source": cfg.source},
+                             **extra)
             # Its per-modality classifiers are exactly the same seed's runs of its sub-models
             # (LSTM-CNNs for decision-fusion, the classical baselines for stacked-fusion).
             subs = {m: getattr(parts, f"{m}_model") for m in ("text", "speech")}

@@ -312,6 +312,7 @@ def reproduce(
                      "Table I and baseline model that has the head, into runs/<model>/"
                      "<task>-seed<k>, beside earlier binary outputs in the same --out."),
     ] = "binary",
+    source: Source = "participant",
     audit: Annotated[
         bool, typer.Option("--audit", help="Also run the interviewer-prompt audit into --out "
                            "(see `depscreen audit`).")
@@ -338,7 +339,7 @@ def reproduce(
         corpus=corpus, root=root, out=out_dir, profile=profile, seeds=seeds, jobs=jobs,
         models=requested_models([m.strip() for m in models.split(",")] if models else None,
                                 baselines, task),
-        task=task,
+        task=task, source=source,
         aggregation=aggregation, threshold_rule=threshold_rule,
         synth={"participants": participants} if participants else {},
         train_overrides={"max_epochs": epochs} if epochs else {},
