@@ -152,3 +152,14 @@ def test_decision_level_regression_weights_the_sub_models_on_dev(tiny: Tiny, tmp
     session = tiny.corpus.by_split("test")[0]
     audio_only = predict_interview(load_model(out), audio=session.audio)
     assert 0.0 <= audio_only["score"]["estimate"] <= 24.0  # one modality is enough
+
+
+def test_evaluate_command_prints_the_score_metrics(tiny: Tiny, tmp_path: Path, cli) -> None:
+    out = tmp_path / "run"
+    train(tiny.prepared, TrainConfig(model="tfidf-lr", task="regression", **SMOKE), out,
+          progress=False)
+    code, stdout, stderr = cli("evaluate", out, "--split", "dev")
+    assert code == 0, stderr
+    assert "PHQ-8 score n=" in stdout and "RMSE" in stdout and "train-mean reference" in stdout
+    metrics = json.loads((out / "eval-dev" / "metrics.json").read_text())
+    assert metrics["task"] == "regression" and "utterance" not in metrics

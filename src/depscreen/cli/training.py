@@ -231,7 +231,9 @@ def evaluate(
 
     Decision thresholds are chosen on the run's dev predictions, never on the split scored.
     Writes metrics.json (keys utterance and participant), predictions.csv (one row per
-    participant), utterance_predictions.csv and a confusion-matrix PNG per level.
+    participant), utterance_predictions.csv and a confusion-matrix PNG per level. A
+    regression run (train --task regression/items/multitask) adds the PHQ-8 score's RMSE,
+    MAE, CCC and r against the train-mean and train-median references.
     """
     from depscreen.evaluation.evaluate import evaluate_run
     from depscreen.stats.aggregate import LEVELS
@@ -240,7 +242,7 @@ def evaluate(
     target = out_dir or run / f"eval-{split}"
     ev = evaluate_run(run, split=split, out=target, aggregation=aggregation,
                       threshold_rule=threshold_rule)
-    for level in LEVELS:
+    for level in [lv for lv in LEVELS if lv in ev.metrics]:
         m = ev.metrics[level]
         out.print(
             f"{level:11s} n={m['n']:5d}  F1 {m['f1_macro']:.3f}  F1(dep) {m['f1_depressed']:.3f}  "
@@ -248,6 +250,12 @@ def evaluate(
             " from dev)",
             highlight=False,
         )
+    if "regression" in ev.metrics:
+        r, naive = ev.metrics["regression"], ev.metrics["naive"]["train mean"]
+        out.print(f"PHQ-8 score n={r['n']:5d}  RMSE {r['rmse']:.2f}  MAE {r['mae']:.2f}  "
+                  f"CCC {r['ccc']:.3f}  r {r['pearson_r']:.3f}  (train-mean reference: RMSE "
+                  f"{naive['rmse']:.2f}; {ev.metrics['score_aggregation']} of the utterance "
+                  "estimates, chosen on dev)", highlight=False, soft_wrap=True)
     out.print(f"written to {target}")
 
 
