@@ -386,12 +386,13 @@ def models(
         out.print_json(json.dumps({"models": infos, "speech_features": speech_feature_names(),
                                    "text_features": text_feature_names()}))
         return
-    table = Table("model", "reads (default features)", "fusion", "fitting", "own calib.")
+    table = Table("model", "reads (default features)", "fusion", "fitting", "tasks")
+    table.columns[0].no_wrap = True
     for info in infos:
         feats = info["default_features"]
         reads = ", ".join(f"{m} {feats[m]}" for m in info["modalities"])
         table.add_row(info["name"], reads, info["fusion"] or "—", info["fitting"],
-                      "yes" if info["carries_calibration"] else "no")
+                      ", ".join(info["heads"]))
     out.print(table)
     out.print(f"--speech-features: {', '.join(speech_feature_names())}", highlight=False)
     out.print(f"--text-features: {', '.join(text_feature_names())}", highlight=False)
