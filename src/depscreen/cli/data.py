@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from depscreen.cli.app import app, console, out
+from depscreen.errors import DepscreenError
 
 
 # ----------------------------------------------------------------------------- synth
@@ -73,6 +74,16 @@ def synth(
 
 # ----------------------------------------------------------------------------- prepare
 # Shared by prepare and predict.
+def audio_limit(mb: float) -> int:
+    """--max-audio-mb in bytes; a one-line error for a value that is not a positive,
+    finite number of MiB (nan, inf, 0, negative)."""
+    import math
+
+    if not math.isfinite(mb) or mb <= 0:
+        raise DepscreenError(f"--max-audio-mb must be a positive number of MiB, got {mb!r}")
+    return int(mb * 1024**2)
+
+
 MaxAudioMB = Annotated[
     float, typer.Option("--max-audio-mb", help="Refuse audio files larger than this (MiB).")
 ]
@@ -128,7 +139,7 @@ def prepare(
         strict=strict,
         force=force,
         seed=seed,
-        max_audio_bytes=int(max_audio_mb * 1024**2),
+        max_audio_bytes=audio_limit(max_audio_mb),
     )
     _print_prepare_summary(result, show_warnings)
 

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from depscreen.cli.app import app, console, out
-from depscreen.cli.data import MaxAudioMB
+from depscreen.cli.data import MaxAudioMB, audio_limit
 from depscreen.errors import DepscreenError
 
 
@@ -137,9 +137,7 @@ def predict(
     if batch and (audio is not None or transcript is not None or text is not None):
         raise DepscreenError("batch mode (FOLDER or --manifest) takes no --audio, --transcript "
                              "or --text")
-    if max_audio_mb <= 0:
-        raise DepscreenError("--max-audio-mb must be positive")
-    max_bytes = int(max_audio_mb * 1024**2)
+    max_bytes = audio_limit(max_audio_mb)
     if batch:
         items = read_manifest(manifest) if manifest is not None else find_interviews(folder)
     else:

@@ -16,7 +16,7 @@ import pandas as pd
 from depscreen.corpora.prepare import load_prepared
 from depscreen.errors import DepscreenError
 from depscreen.evaluation.regression import score_regression
-from depscreen.stats.aggregate import LEVELS, aggregate_participants
+from depscreen.stats.aggregate import AGGREGATIONS, LEVELS, aggregate_participants
 from depscreen.stats.metrics import binary_metrics
 from depscreen.stats.threshold import DEFAULT_RULE, choose_threshold
 from depscreen.training.run_folder import RunFolder
@@ -115,6 +115,9 @@ def evaluate_run(run: Path, split: str = "test", out: Path | None = None,
     RunFolder(run).require_finished()
     if split not in ("dev", "test"):
         raise DepscreenError(f"--split must be dev or test, got {split!r}")
+    if aggregation not in AGGREGATIONS:
+        raise DepscreenError(f"--aggregation must be one of {', '.join(AGGREGATIONS)}, got "
+                             f"{aggregation!r}")
     task = RunFolder(run).model_spec().get("task", "binary")
     frame = predict_split(run, split, cache_dir=cache_dir, progress=progress)
     if task in ("regression", "items"):

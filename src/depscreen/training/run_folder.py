@@ -144,13 +144,19 @@ class RunFolder:
     def load_model(self):
         """(model, spec): the model rebuilt from model.json and its safetensors weights, in
         eval mode (never unpickles)."""
+        from safetensors import SafetensorError
         from safetensors.torch import load_file
 
         from depscreen.models import create_model
 
         spec = self.model_spec()
         model = create_model(spec["name"], task=spec.get("task", "binary"), **spec["config"])
-        model.load_state_dict(load_file(str(self.weights_file)))
+        try:
+            state = load_file(str(self.weights_file))
+        except (SafetensorError, OSError, ValueError) as e:
+            raise RunFolderError(f"the weights are not a readable safetensors file ({e})",
+                                 self.weights_file) from None
+        model.load_state_dict(state)
         model.eval()
         return model, spec
 
