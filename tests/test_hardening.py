@@ -51,3 +51,12 @@ def test_evaluate_on_truncated_weights_names_the_file(trained_run, cli_cmd, cli_
     weights.write_bytes(weights.read_bytes()[:40])
     line = _one_line_error(cli_cmd, cli_env, ["evaluate", run, "--out", tmp_path / "ev"])
     assert str(weights) in line and "not a readable safetensors file" in line
+
+
+@pytest.mark.parametrize("name", ["[/x].dsb", "[bold red]m[/].dsb", "a\x1b[31mred.dsb"])
+def test_printed_paths_are_shown_as_they_are(name, tmp_path: Path, cli_cmd, cli_env) -> None:
+    """Markup in a file name is printed literally, control characters as \\xNN (#13 item 4)."""
+    line = _one_line_error(cli_cmd, cli_env, ["predict", "--model", tmp_path / name,
+                                              "--text", "hello there"])
+    assert "\x1b" not in line
+    assert name.replace("\x1b", "\\x1b") in line

@@ -8,6 +8,7 @@ Library code raises `DepscreenError`; here it becomes a one-line message and exi
 from __future__ import annotations
 
 import os
+import re
 import sys
 from typing import Annotated
 
@@ -30,6 +31,19 @@ app = typer.Typer(
 )
 console = Console(stderr=True)
 out = Console()
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def plain(value: object) -> str:
+    """Text from a user's files or names, safe to print: rich markup escaped (a file named
+    `[/x].wav` prints as itself instead of breaking or restyling the line) and control
+    characters (terminal escape sequences) shown as `\\xNN`. Every printed path, session
+    ID, warning and error goes through here."""
+    from rich.markup import escape
+
+    text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(value))
+    return escape(text)
 
 
 def _version(value: bool) -> None:
@@ -55,7 +69,7 @@ def main() -> None:
         console.print("interrupted; re-run the same command to resume")
         sys.exit(130)
     except DepscreenError as e:
-        console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+        console.print(f"[bold red]error:[/] {plain(e)}", highlight=False, soft_wrap=True)
         if os.environ.get("DEPSCREEN_DEBUG"):
             raise
         sys.exit(1)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from depscreen.cli.app import app, out
+from depscreen.cli.app import app, out, plain
 from depscreen.errors import DepscreenError
 
 PromptLeak = Annotated[
@@ -34,8 +34,8 @@ def run_audit(corpus: str, root: Path | None, out_dir: Path, seeds: int, profile
                       jobs=jobs, synth=synth,
                       train_overrides={"max_epochs": epochs} if epochs else {})
     summary = audit(cfg, progress=not quiet)
-    out.print((out_dir / "audit.md").read_text())
-    out.print(f"report: {out_dir / 'report.html'}")
+    out.print(plain((out_dir / "audit.md").read_text()))
+    out.print(f"report: {plain(out_dir / 'report.html')}")
     return summary
 
 

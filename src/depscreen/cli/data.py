@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from depscreen.cli.app import app, console, out
+from depscreen.cli.app import app, console, out, plain
 from depscreen.errors import DepscreenError
 
 
@@ -150,9 +150,9 @@ def _print_prepare_summary(result, show_warnings: int) -> None:
     from depscreen.corpora.prepare import summary_rows
 
     if result.generated:
-        console.print(f"generated the synthetic corpus in {result.corpus.root}")
+        console.print(f"generated the synthetic corpus in {plain(result.corpus.root)}")
     state = "up to date, nothing to do" if result.cached else "prepared"
-    console.print(f"{result.corpus.name}: {state} -> {result.out}")
+    console.print(f"{plain(result.corpus.name)}: {state} -> {plain(result.out)}")
     table = Table(title=f"{result.corpus.name} ({len(result.corpus.sessions)} sessions)")
     for col in ("split", "sessions", "depressed", "healthy", "no label", "utts", "hours",
                 "words"):
@@ -167,9 +167,9 @@ def _print_prepare_summary(result, show_warnings: int) -> None:
         )
     out.print(table)
     for note in result.corpus.notes:
-        console.print(f"note: {note}", highlight=False)
+        console.print(f"note: {plain(note)}", highlight=False)
     if result.warnings:
         console.print(f"[yellow]{len(result.warnings)} warning(s)[/] (sessions skipped or fixed; "
                       f"all listed in {result.out / 'prepare.json'}):")
         for w in result.warnings[:show_warnings]:
-            console.print(f"  warning: {w}", highlight=False, soft_wrap=True)
+            console.print(f"  warning: {plain(w)}", highlight=False, soft_wrap=True)

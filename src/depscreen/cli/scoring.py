@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from depscreen.cli.app import app, console, out
+from depscreen.cli.app import app, console, out, plain
 from depscreen.cli.data import MaxAudioMB, audio_limit
 from depscreen.errors import DepscreenError
 
@@ -48,7 +48,7 @@ def export(
         line += (f"; score: {reg['aggregation']} of the sample estimates (chosen on dev), "
                  f"{reg['interval_level']:.0%} interval offsets [{lo:+.2f}, {hi:+.2f}] "
                  f"({reg['interval_from']}), dev RMSE {reg['dev_rmse']:.2f}")
-    out.print(line, highlight=False)
+    out.print(plain(line), highlight=False)
 
 
 # ----------------------------------------------------------------------------- predict
@@ -153,7 +153,7 @@ def predict(
         if out_file is not None:
             atomic_write_text(out_file, payload)
         for w in result["warnings"]:
-            console.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
+            console.print(f"[yellow]warning:[/] {plain(w)}", highlight=False, soft_wrap=True)
         if "score" in result:
             console.print(_score_line(result["score"]), highlight=False, soft_wrap=True)
         print(payload, end="")
@@ -169,7 +169,8 @@ def predict(
             if row["score"] != "":
                 state += f", PHQ-8 {row['score']} [{row['score_low']}, {row['score_high']}] " \
                          f"{row['band']}"
-        console.print(f"{item.session_id}: {state}", highlight=False, soft_wrap=True)
+        console.print(f"{plain(item.session_id)}: {plain(state)}", highlight=False,
+                      soft_wrap=True)
 
     rows = predict_batch(loaded, items, asr=asr, max_audio_bytes=max_bytes, verbose=verbose,
                          on_done=done)
@@ -180,7 +181,7 @@ def predict(
         print(text_out, end="")
     failed = sum(1 for r in rows if r["error"])
     console.print(f"{len(rows) - failed} of {len(rows)} sessions scored"
-                  + (f" -> {out_file}" if out_file is not None else "") + f". {CAVEAT}",
+                  + (f" -> {plain(out_file)}" if out_file is not None else "") + f". {CAVEAT}",
                   highlight=False, soft_wrap=True)
     if failed:
         console.print(f"[bold red]error:[/] {failed} session(s) could not be scored (see the "

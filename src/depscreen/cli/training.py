@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from depscreen.cli.app import app, console, out
+from depscreen.cli.app import app, console, out, plain
 from depscreen.errors import ConfigError, DepscreenError
 
 
@@ -187,10 +187,10 @@ def train(
     if not result.written:  # a DDP process of rank > 0: rank 0 reports
         return
     if result.skipped:
-        console.print(f"{out_dir}: already finished, nothing to do")
+        console.print(f"{plain(out_dir)}: already finished, nothing to do")
     dev = ", ".join(f"{k}={v:.3f}" for k, v in result.dev_metrics.items())
     out.print(f"{model}: best epoch {result.best_epoch}; dev {dev}", highlight=False)
-    out.print(f"run folder: {result.out}")
+    out.print(f"run folder: {plain(result.out)}")
 
 
 # ----------------------------------------------------------------------------- evaluate
@@ -256,7 +256,7 @@ def evaluate(
                   f"CCC {r['ccc']:.3f}  r {r['pearson_r']:.3f}  (train-mean reference: RMSE "
                   f"{naive['rmse']:.2f}; {ev.metrics['score_aggregation']} of the utterance "
                   "estimates, chosen on dev)", highlight=False, soft_wrap=True)
-    out.print(f"written to {target}")
+    out.print(f"written to {plain(target)}")
 
 
 # ----------------------------------------------------------------------------- reproduce
@@ -359,7 +359,7 @@ def reproduce(
     run_reproduce(cfg, progress=not quiet, console=console)
     table = "table.md" if task == "binary" else f"table_{task}.md"
     out.print((out_dir / table).read_text())
-    out.print(f"report: {out_dir / 'report.html'}")
+    out.print(f"report: {plain(out_dir / 'report.html')}")
     if audit:
         from depscreen.cli.audit import run_audit
 
