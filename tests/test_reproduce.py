@@ -335,16 +335,19 @@ def test_regression_default_models_and_unsupported_model(tmp_path: Path) -> None
     from depscreen.table_models import BASELINE_MODELS
 
     cfg = ReproduceConfig(out=tmp_path / "out", task="regression")
-    assert "decision-fusion" not in cfg.models and "stacked-fusion" not in cfg.models
-    assert set(TABLE_MODELS) - {"decision-fusion"} < set(cfg.models)
-    assert set(cfg.models) - set(TABLE_MODELS) == set(BASELINE_MODELS) - {"stacked-fusion"}
+    # Every table and baseline model has a regression head (decision-level ones weight
+    # their sub-models' estimates).
+    assert set(cfg.models) == set(TABLE_MODELS) | set(BASELINE_MODELS)
+    items = ReproduceConfig(out=tmp_path / "out", task="items")
+    assert "decision-fusion" not in items.models and "tfidf-lr" not in items.models
+    assert set(TABLE_MODELS) - {"decision-fusion"} == set(items.models)
     assert ReproduceConfig(out=tmp_path).models == list(TABLE_MODELS)  # binary: as before
-    bad = dataclasses.replace(cfg, models=["decision-fusion", "tfidf-lr"])
+    bad = dataclasses.replace(items, models=["decision-fusion", "tfidf-lr"])
     with pytest.raises(DepscreenError) as err:
         reproduce(bad, progress=False)
     message = str(err.value)
-    assert "\n" not in message and "decision-fusion" in message and "--task regression" in message
-    assert "tfidf-lr" in message.split("can:")[1] and "stacked-fusion" not in message
+    assert "\n" not in message and "decision-fusion" in message and "--task items" in message
+    assert "lstm-cnn-text" in message.split("can:")[1] and "tfidf-lr" not in message.split("can:")[1]
     assert not (tmp_path / "out").exists()
 
 
@@ -415,11 +418,11 @@ def test_regression_never_chooses_on_test(regressed: tuple[ReproduceConfig, dict
 def test_cli_task_option(cli, tmp_path: Path) -> None:
     code, stdout, _ = cli("reproduce", "--help")
     assert code == 0 and "--task" in stdout
-    code, _, stderr = cli("reproduce", "--task", "regression", "--models", "decision-fusion",
+    code, _, stderr = cli("reproduce", "--task", "items", "--models", "decision-fusion",
                           "--out", tmp_path / "out")
     assert code != 0
     lines = [ln for ln in stderr.strip().splitlines() if ln.strip()]
-    assert len(lines) == 1 and "decision-fusion" in lines[0] and "tfidf-lr" in lines[0]
+    assert len(lines) == 1 and "decision-fusion" in lines[0] and "lstm-cnn-text" in lines[0]
     assert not (tmp_path / "out").exists()
 
 
