@@ -60,3 +60,46 @@ def test_printed_paths_are_shown_as_they_are(name, tmp_path: Path, cli_cmd, cli_
                                               "--text", "hello there"])
     assert "\x1b" not in line
     assert name.replace("\x1b", "\\x1b") in line
+
+
+def test_formula_text_in_a_session_id_is_not_a_formula_in_any_csv(tmp_path: Path) -> None:
+    """#13 item 10: sessions.csv and predict's CSV quote formula-like cells; IDs round-trip."""
+    from corpora.fixtures import write_manifest
+
+    from depscreen.corpora.prepare import load_prepared, prepare
+    from depscreen.inference.batch import BATCH_COLUMNS, batch_csv
+
+    evil = '=HYPERLINK("http://x","y")'
+    rows = [{"session_id": evil, "label": 1, "text": "i feel low", "split": "train"},
+            {"session_id": "+1", "label": 0, "text": "i feel fine", "split": "train"},
+            {"session_id": "ok", "label": 0, "text": "fine", "split": "dev"},
+            {"session_id": "@x", "label": 1, "text": "sad", "split": "test"}]
+    manifest = write_manifest(tmp_path / "m.csv", rows)
+    prepare("manifest", manifest, tmp_path / "prep", progress=False)
+    text = (tmp_path / "prep" / "sessions.csv").read_text()
+    cells = [line.split(",")[0].lstrip('"') for line in text.splitlines()[1:]]
+    assert not any(c.startswith(("=", "+", "-", "@")) for c in cells)
+    assert "'=HYPERLINK" in text
+    back = {s.session_id for s in load_prepared(tmp_path / "prep").sessions}
+    assert back == {evil, "+1", "ok", "@x"}
+    row = dict.fromkeys(BATCH_COLUMNS, "")
+    row.update(session_id=evil, error="-bad")
+    out = batch_csv([row])
+    assert "'=HYPERLINK" in out and ",'-bad," in out
+
+
+def test_export_refuses_non_finite_dev_probabilities(trained_run, tmp_path: Path) -> None:
+    """#13 item 10: a NaN in dev_predictions.csv is refused, not passed with a warning."""
+    import pandas as pd
+
+    from depscreen.inference.bundle import BundleError, export_bundle
+
+    run = tmp_path / "run"
+    shutil.copytree(trained_run("tfidf-lr"), run)
+    dev = pd.read_csv(run / "dev_predictions.csv")
+    dev.loc[0, "prob"] = float("nan")
+    dev.to_csv(run / "dev_predictions.csv", index=False)
+    with pytest.raises(BundleError, match="not finite numbers") as err:
+        export_bundle(run, tmp_path / "m.dsb")
+    assert "dev_predictions.csv" in str(err.value)
+    assert not (tmp_path / "m.dsb").exists()

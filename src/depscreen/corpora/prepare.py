@@ -30,6 +30,7 @@ from depscreen.audio import DEFAULT_MAX_BYTES
 from depscreen.corpora.records import PHQ8_ITEMS, SPLITS, Corpus, Session, Utterance
 from depscreen.errors import CorpusError, CorpusWarning
 from depscreen.utils.atomic import atomic_write_bytes, atomic_write_text
+from depscreen.utils.csvcells import protect, unprotect
 
 CORPORA = ("daic-woz", "edaic", "manifest", "synthetic")
 # In the fingerprint: a folder written by another format is prepared again. 2: the
@@ -199,7 +200,9 @@ def write_prepared(corpus: Corpus, out: Path, fingerprint: str, options: dict) -
     completion marker)."""
     out.mkdir(parents=True, exist_ok=True)
     (out / META_FILE).unlink(missing_ok=True)  # invalidate first: a crash leaves no stale marker
-    rows = [s.to_row() for s in corpus.sessions]
+    # Text cells a spreadsheet would run as formulas are written with a leading "'" (and read
+    # back without it), so the file is safe to open and every value round-trips.
+    rows = [{k: protect(v) for k, v in s.to_row().items()} for s in corpus.sessions]
     atomic_write_text(out / SESSIONS_FILE, pd.DataFrame(rows).to_csv(index=False))
     atomic_write_bytes(
         out / UTTERANCES_FILE, utterances_jsonl_gz(u for s in corpus.sessions for u in s.utterances)
@@ -273,6 +276,7 @@ def load_prepared(out: Path) -> Corpus:
     turns = _read_utterances(out / INTERVIEWER_FILE) if (out / INTERVIEWER_FILE).is_file() else {}
     sessions = []
     for r in df.to_dict("records"):
+        r = {k: unprotect(v) for k, v in r.items()}
         sid = str(r["session_id"])
         items = {k: _opt(r.get(f"PHQ8_{k}")) for k in PHQ8_ITEMS}
         sessions.append(

@@ -27,6 +27,7 @@ from depscreen.inference.asr import Recognizer
 from depscreen.inference.bundle import LoadedModel
 from depscreen.inference.inputs import default_session_id
 from depscreen.inference.predict import predict_interview
+from depscreen.utils.csvcells import protect
 from depscreen.utils.files import ZIP_READ_ERRORS
 
 BatchItem = InterviewRef  # one interview of a batch: where its inputs are
@@ -176,5 +177,7 @@ def batch_csv(rows: Sequence[dict]) -> str:
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=list(BATCH_COLUMNS), lineterminator="\n")
     w.writeheader()
-    w.writerows(rows)
+    # Session IDs, errors and warnings come from the user's files: no cell may run as a
+    # spreadsheet formula.
+    w.writerows({k: protect(v) for k, v in row.items()} for row in rows)
     return buf.getvalue()

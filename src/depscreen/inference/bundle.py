@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from depscreen import __version__
 from depscreen.errors import ConfigError, DepscreenError
 from depscreen.features.audio import LOGMEL_VERSION, LogMelConfig
@@ -263,10 +265,14 @@ def _load_run(folder: RunFolder) -> LoadedModel:
     if not has_binary_head(task):
         calibration, thresholds = no_calibration(task), score_thresholds()
     else:
+        dev = folder.read_dev_predictions()
+        if not np.isfinite(dev["prob"].to_numpy(dtype=float)).all():
+            raise BundleError("the run's dev predictions hold probabilities that are not "
+                              "finite numbers; train the run again", folder.dev_predictions_file)
         if model.carries_calibration:
             calibration = own_calibration(model)
         else:
-            calibration = fit_dev_calibration(folder.read_dev_predictions())
+            calibration = fit_dev_calibration(dev)
         thresholds = _dev_thresholds(folder, calibration)
     regression = None
     if has_score_head(task):
