@@ -163,3 +163,25 @@ def test_evaluate_command_prints_the_score_metrics(tiny: Tiny, tmp_path: Path, c
     assert "PHQ-8 score n=" in stdout and "RMSE" in stdout and "train-mean reference" in stdout
     metrics = json.loads((out / "eval-dev" / "metrics.json").read_text())
     assert metrics["task"] == "regression" and "utterance" not in metrics
+
+
+@pytest.mark.parametrize("model", ["tfidf-lr", "stacked-fusion"])
+def test_multitask_for_closed_form_and_decision_level_models(tiny: Tiny, tmp_path: Path,
+                                                             model: str) -> None:
+    out = tmp_path / model
+    res = train(tiny.prepared, TrainConfig(model=model, task="multitask", **SMOKE), out,
+                progress=False)
+    assert {"dev_ua", "dev_participant_rmse"} <= set(res.dev_metrics)
+    dev = pd.read_csv(out / "dev_predictions.csv")
+    assert dev["prob"].between(0, 1).all() and dev["score_pred"].between(0, 24).all()
+    reloaded, spec = RunFolder(out).load_model()
+    assert spec["task"] == "multitask" and reloaded.task == "multitask"
+    from depscreen.inference.bundle import export_bundle, load_model
+    from depscreen.inference.predict import predict_interview
+
+    export_bundle(out, tmp_path / "m.dsb")
+    session = tiny.corpus.by_split("test")[0]
+    transcript = tiny.root / f"{session.session_id}_P" / f"{session.session_id}_TRANSCRIPT.csv"
+    result = predict_interview(load_model(tmp_path / "m.dsb"), audio=session.audio,
+                               transcript=transcript)
+    assert 0 <= result["probability"] <= 1 and 0 <= result["score"]["estimate"] <= 24

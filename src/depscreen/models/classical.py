@@ -60,7 +60,7 @@ class ClassicalModel(DepressionModel):
     `--task regression` a ridge regression of the PHQ-8 total (its alpha chosen on dev)."""
 
     fitting = "closed-form"
-    heads = ("binary", "regression")
+    heads = ("binary", "regression", "multitask")  # multitask: both fits, one featurisation
     standardise: ClassVar[bool] = True
     feature_dim: int
     mean: Tensor
@@ -121,6 +121,13 @@ class ClassicalModel(DepressionModel):
         ties by their class-balanced log-loss. With the regression task: `fit_ridge`."""
         if self.task == "regression":
             return self.fit_ridge(train_ds, dev_ds, batch_size)
+        if self.task == "multitask":
+            screen = self._fit_logistic(train_ds, dev_ds, batch_size, seed)
+            return {**screen, "regression": self.fit_ridge(train_ds, dev_ds, batch_size)}
+        return self._fit_logistic(train_ds, dev_ds, batch_size, seed)
+
+    def _fit_logistic(self, train_ds, dev_ds, batch_size: int, seed: int) -> dict[str, Any]:
+        """The class-balanced logistic regression; C by the dev participants' ROC-AUC."""
         from sklearn.linear_model import LogisticRegression
         from sklearn.metrics import log_loss, roc_auc_score
         from sklearn.utils.class_weight import compute_sample_weight
@@ -170,7 +177,14 @@ class ClassicalModel(DepressionModel):
         from depscreen.stats.regression import aggregate_scores, rmse
 
         keep = np.isfinite(train_ds.scores)
-        x_train, x_dev, mean, scale = self._standardised(train_ds, dev_ds, keep, batch_size)
+        if self.task == "multitask":  # the logistic fit's standardisation is shared
+            mean, scale = self.mean.double().numpy(), self.scale.double().numpy()
+            x_train = self._matrix(train_ds, batch_size)[keep]
+            x_dev = self._matrix(dev_ds, batch_size)
+            if self.standardise:
+                x_train, x_dev = (x_train - mean) / scale, (x_dev - mean) / scale
+        else:
+            x_train, x_dev, mean, scale = self._standardised(train_ds, dev_ds, keep, batch_size)
         y_train = train_ds.scores[keep]
         groups = [s.session_id for s in dev_ds.samples]
         _, truth = aggregate_scores(groups, dev_ds.scores, "mean")
@@ -190,7 +204,8 @@ class ClassicalModel(DepressionModel):
             self.scale.copy_(torch.from_numpy(scale).float())
             self.score_head.weight[0] = torch.from_numpy(np.ravel(model.coef_)).float()
             self.score_head.bias[0] = float(model.intercept_)
-        self.config = dataclasses.replace(self.config, C=float(c))
+        if self.task == "regression":  # multitask keeps the logistic fit's C
+            self.config = dataclasses.replace(self.config, C=float(c))
         return {"C": float(c), "alpha": 1.0 / float(c), "dev_participant_rmse_by_C": by_c,
                 "n_train_samples": int(keep.sum()), "feature_dim": self.feature_dim}
 

@@ -98,8 +98,9 @@ class DecisionFusion(DepressionModel):
     modalities = frozenset({"text", "speech"})
     fusion = "decision"
     carries_calibration = True  # per-modality Platt and the weight, in its buffers
-    # regression: the sub-models estimate the score, combined with a weight fitted on dev.
-    heads = ("binary", "regression")
+    # regression: the sub-models estimate the score, combined with a weight fitted on dev;
+    # multitask: both combiners over multitask sub-models.
+    heads = ("binary", "regression", "multitask")
     feature_dim = 2
     config: DecisionFusionConfig
     platt_text: Tensor

@@ -106,7 +106,7 @@ def fit_decision_fusion(
         # The text model's token ids must be the ones it was trained with.
         raise ConfigError("the text run was trained with another vocabulary", vocab_file)
     dev = data.dev
-    if cfg.task != "binary":
+    if cfg.task == "regression":
         return data, _fit_score_weight(model, dev, sub_runs)
     calib = model.fit_calibration(modality_log_odds(model.text_model, dev),
                                   modality_log_odds(model.speech_model, dev), dev.labels,
@@ -114,9 +114,15 @@ def fit_decision_fusion(
     model.eval()
     probs = predict_dataset(model, dev)
     metrics = dev_metrics(sample_session_ids(dev), probs, dev.labels)
-    return data, Fit(model, -1, metrics, probs,
-                     model_extra={"sub_runs": {k: str(v.path) for k, v in sub_runs.items()}},
-                     done_extra={"calibration": asdict(calib)})
+    fit = Fit(model, -1, metrics, probs,
+              model_extra={"sub_runs": {k: str(v.path) for k, v in sub_runs.items()}},
+              done_extra={"calibration": asdict(calib)})
+    if cfg.task == "multitask":  # the screen's combiner above, the score's weight too
+        scores = _fit_score_weight(model, dev, sub_runs)
+        fit.dev_metrics.update(scores.dev_metrics)
+        fit.dev_scores = scores.dev_scores
+        fit.done_extra.update(scores.done_extra)
+    return data, fit
 
 
 @torch.inference_mode()
