@@ -232,7 +232,7 @@ def test_usage_mistakes(fails, tmp_path, transcript_ok):
     fails("--asr", "--audio", wav, "--transcript", transcript_ok,
           match="--asr is for audio without")
     fails("--asr", match="--asr transcribes the audio: give --audio")
-    fails("--audio", wav, "--max-audio-mb", "0", match="must be positive")
+    fails("--audio", wav, "--max-audio-mb", "0", match="must be a positive number of MiB")
     fails(tmp_path, "--audio", wav, match="batch mode")
 
 
