@@ -103,3 +103,56 @@ def test_export_refuses_non_finite_dev_probabilities(trained_run, tmp_path: Path
         export_bundle(run, tmp_path / "m.dsb")
     assert "dev_predictions.csv" in str(err.value)
     assert not (tmp_path / "m.dsb").exists()
+
+
+def _wav_with_rate(path: Path, rate: int) -> Path:
+    """A valid 16 kHz PCM WAV whose header then claims `rate` Hz."""
+    import struct
+
+    import numpy as np
+    import soundfile as sf
+
+    sf.write(path, (0.1 * np.sin(np.arange(16000) / 5)).astype("float32"), 16000,
+             subtype="PCM_16")
+    data = bytearray(path.read_bytes())
+    data[24:28] = struct.pack("<I", rate)
+    data[28:32] = struct.pack("<I", rate * 2)  # byte rate
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize("rate", [1, 4000, 400_000])
+def test_a_wav_header_with_an_absurd_rate_is_refused_before_decoding(rate, tmp_path: Path):
+    """#13 item 3: a 1 Hz header made 32 KB decode into hours of audio."""
+    from depscreen.audio import audio_info, load_audio
+    from depscreen.errors import AudioError
+
+    wav = _wav_with_rate(tmp_path / "x.wav", rate)
+    for read in (audio_info, load_audio):
+        with pytest.raises(AudioError, match=f"sample rate {rate} Hz is outside 8-192 kHz"):
+            read(str(wav))
+
+
+def test_a_forged_model_size_is_refused_before_allocating(tmp_path: Path) -> None:
+    """#13 item 3: model.json asking for a huge layer is compared with the weights first."""
+    import resource
+
+    from depscreen.inference.archive import BundleError
+    from depscreen.inference.rebuild import build_model
+    from depscreen.models import create_model
+
+    real = create_model("lstm-cnn-text", vocab_size=50)
+    state = real.state_dict()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(BundleError, match="needs .* weights but the weights file holds"):
+        build_model("lstm-cnn-text", {"vocab_size": 50, "hidden_size": 4_000_000}, state,
+                    tmp_path / "m.dsb")
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert grown_mb < 500  # the forged layer alone would be ~64 GB
+
+
+def test_deeply_nested_json_is_a_bundle_error(tmp_path: Path) -> None:
+    from depscreen.inference.archive import BundleError, parse_json
+
+    with pytest.raises(BundleError, match="nested too deeply"):
+        parse_json(b"[" * 200_000 + b"]" * 200_000, "model.json", tmp_path / "m.dsb")

@@ -74,6 +74,10 @@ def ref_size(ref: str) -> int:
             return z.getinfo(member).file_size
 
 
+# Sample rates a recording may declare: telephone speech to studio masters.
+MIN_RATE, MAX_RATE = 8_000, 192_000
+
+
 @dataclass(frozen=True)
 class AudioInfo:
     samplerate: int
@@ -104,6 +108,14 @@ def audio_info(ref: str, max_bytes: int = DEFAULT_MAX_BYTES) -> AudioInfo:
             raise AudioError(f"not a readable audio file ({_short(e)})", ref) from e
     if info.frames <= 0:
         raise AudioError("audio has no samples", ref)
+    if not MIN_RATE <= info.samplerate <= MAX_RATE:
+        # A forged header (1 Hz) would make a few KB decode into hours of resampled audio.
+        raise AudioError(f"sample rate {info.samplerate} Hz is outside {MIN_RATE // 1000}-"
+                         f"{MAX_RATE // 1000} kHz; not a recording depscreen can use", ref)
+    seconds = info.frames / info.samplerate
+    if seconds * TARGET_SR * 4 > 4 * max_bytes:  # float32 at the model's rate
+        raise AudioError(f"audio lasts {seconds / 3600:.1f} h, more than the size limit of "
+                         f"{max_bytes / 1024**2:.0f} MiB allows (raise --max-audio-mb)", ref)
     return AudioInfo(int(info.samplerate), int(info.channels), int(info.frames),
                      str(info.subtype or ""))
 

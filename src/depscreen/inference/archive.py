@@ -114,6 +114,8 @@ def parse_json(data: bytes, name: str, where: Path) -> Any:
         return json.loads(data.decode("utf-8"), parse_constant=no_constants)
     except (UnicodeDecodeError, ValueError) as e:
         raise BundleError(f"{name} is not valid JSON ({e})", where) from None
+    except RecursionError:  # deeply nested arrays or objects
+        raise BundleError(f"{name} is nested too deeply to be a depscreen file", where) from None
 
 
 def read_archive(data: bytes, where: Path) -> tuple[dict, dict[str, bytes]]:

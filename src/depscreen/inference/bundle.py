@@ -61,6 +61,7 @@ from depscreen.inference.calibration import (  # noqa: F401  (apply_calibration:
     fit_dev_calibration,
     own_calibration,
 )
+from depscreen.inference.rebuild import build_model, load_tensors
 from depscreen.inference.regression import (
     KNOWN_TASKS,
     SCORE_THRESHOLD_SOURCE,
@@ -148,40 +149,6 @@ class LoadedModel:
 # ----------------------------------------------------------------------------- shared pieces
 
 
-def _build_model(name: str, config: dict, state: dict, where: Path, task: str = "binary"):
-    """Rebuild a registered model (with the score head of `task`) and load its weights
-    (strictly); no code from the file runs."""
-    import torch
-
-    from depscreen.models import create_model
-
-    try:
-        model = create_model(name, task=task, **config)
-    except ConfigError as e:
-        raise BundleError(f"the model config is not valid for this depscreen ({e.reason})",
-                          where) from None
-    for key, tensor in state.items():
-        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
-            raise BundleError(f"the weights hold non-finite values (tensor {key!r})", where)
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as e:
-        first = str(e).splitlines()[0][:160]
-        raise BundleError(f"the weights do not fit the model config ({first})", where) from None
-    model.eval()
-    return model
-
-
-def _load_tensors(data: bytes, where: Path) -> dict:
-    from safetensors import SafetensorError
-    from safetensors.torch import load as load_safetensors
-
-    try:
-        return load_safetensors(data)
-    except (SafetensorError, ValueError, RuntimeError) as e:
-        raise BundleError(f"the weights are not a valid safetensors file ({e})", where) from None
-
-
 def _feature_section(features: dict, text_input: str, where: Path) -> tuple[LogMelConfig,
                                                                             TextConfig,
                                                                             frozenset[str]]:
@@ -260,7 +227,7 @@ def _load_run(folder: RunFolder) -> LoadedModel:
     weights = folder.weights_bytes()
     task = _task(spec, run)
     audio_cfg, text_cfg, mods = _feature_section(features, text_input, run)
-    model = _build_model(name, config, _load_tensors(weights, folder.weights_file), run, task)
+    model = build_model(name, config, load_tensors(weights, folder.weights_file), run, task)
     vocab = folder.load_vocab()
     if not has_binary_head(task):
         calibration, thresholds = no_calibration(task), score_thresholds()
@@ -444,7 +411,7 @@ def load_bundle_bytes(data: bytes, path: str | Path = "<bundle>") -> LoadedModel
         except (DepscreenError, UnicodeDecodeError) as e:
             raise BundleError(f"vocab.json is not a vocabulary ({e})", where) from None
     task, regression = _bundle_task(spec, raw, where)
-    model = _build_model(name, config, _load_tensors(raw["weights.safetensors"], where), where,
+    model = build_model(name, config, load_tensors(raw["weights.safetensors"], where), where,
                          task)
     loaded = LoadedModel(
         model=model, name=name, model_config=config,
