@@ -156,3 +156,37 @@ def test_deeply_nested_json_is_a_bundle_error(tmp_path: Path) -> None:
 
     with pytest.raises(BundleError, match="nested too deeply"):
         parse_json(b"[" * 200_000 + b"]" * 200_000, "model.json", tmp_path / "m.dsb")
+
+
+def test_prepare_warnings_do_not_quote_transcripts(tmp_path: Path) -> None:
+    """#13 item 5: a bad transcript field is not quoted in warnings or prepare.json."""
+    from corpora.fixtures import DaicSession, build_daic, daic_transcript
+
+    from depscreen.corpora.prepare import prepare
+
+    secret = "SECRETWORD i want to die"
+    bad = daic_transcript([(1, 2, "Ellie", "hi"), (3, 4, "Participant", "a")]).replace(
+        "3.0", secret).encode()
+    root = build_daic(tmp_path / "daic", [DaicSession("300", "train", transcript=bad),
+                                          DaicSession("301", "train"),
+                                          DaicSession("302", "dev", score=12),
+                                          DaicSession("303", "test")])
+    result = prepare("daic-woz", root, tmp_path / "prep", progress=False)
+    warnings = " ".join(str(w) for w in result.warnings)
+    assert "session 300 skipped" in warnings and "SECRETWORD" not in warnings
+    assert "SECRETWORD" not in (tmp_path / "prep" / "prepare.json").read_text()
+
+
+def test_a_manifest_that_is_not_one_is_not_echoed(tmp_path: Path, cli_cmd, cli_env) -> None:
+    """#13 item 5: pointing --manifest at /etc/passwd-like text does not print its content."""
+    f = tmp_path / "passwd"
+    f.write_text("root:x:0:0:SECRET:/root:/bin/bash\n")
+    line = _one_line_error(cli_cmd, cli_env, ["predict", "--model", tmp_path / "m.dsb",
+                                              "--manifest", f])
+    assert "SECRET" not in line and "root:x" not in line and "bin/bash" not in line
+
+
+def test_emoji_codes_in_names_print_as_typed(tmp_path: Path, cli_cmd, cli_env) -> None:
+    line = _one_line_error(cli_cmd, cli_env, ["predict", "--model", tmp_path / ":x:.dsb",
+                                              "--text", "hello there"])
+    assert ":x:.dsb" in line

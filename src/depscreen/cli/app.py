@@ -29,8 +29,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console(stderr=True)
-out = Console()
+# No emoji codes: ":x:" in a user's file name or field must print as itself.
+console = Console(stderr=True, emoji=False)
+out = Console(emoji=False)
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 

@@ -36,6 +36,7 @@ from depscreen.corpora.transcripts import (
     interviewer_utterances,
     parse_transcript,
     participant_utterances,
+    redact_content,
 )
 from depscreen.errors import AudioError, CorpusError, TranscriptError, WarningCollector
 from depscreen.utils.files import ZIP_READ_ERRORS
@@ -340,7 +341,8 @@ def build_session(
     try:
         lines = parse_transcript(text, where, delimiter=delimiter, require_speaker=require_speaker)
     except TranscriptError as e:
-        warnings.warn(f"session {sid} skipped: {e.reason}", e.path, e.line, sid)
+        warnings.warn(f"session {sid} skipped: {redact_content(e.reason)}", e.path, e.line,
+                      sid)
         return None
     utterances, stats = participant_utterances(
         sid, lines, where, warnings, offset=offset, cut=cut, duration=info.duration

@@ -76,6 +76,7 @@ from depscreen.corpora.transcripts import (
     interviewer_utterances,
     parse_transcript,
     participant_utterances,
+    redact_content,
 )
 from depscreen.errors import (
     AudioError,
@@ -365,7 +366,8 @@ def _transcript_utterances(
     try:
         lines = parse_transcript(text, str(path), delimiter=None, require_speaker=False)
     except TranscriptError as e:
-        warnings.warn(f"session {sid} skipped: {e.reason}", e.path, e.line, sid)
+        warnings.warn(f"session {sid} skipped: {redact_content(e.reason)}", e.path, e.line,
+                      sid)
         return [], None
     utterances, _ = participant_utterances(sid, lines, str(path), warnings, duration=duration)
     return utterances, interviewer_utterances(sid, lines, duration=duration)
@@ -489,7 +491,7 @@ def _prediction_rows(path: Path) -> list[tuple[int, dict[str, str]]]:
     header = [h.strip().lstrip("\ufeff").lower() for h in rows[0][1]]
     if not set(SOURCES) & set(header):
         raise ConfigError("manifest header needs at least one of the columns audio, transcript, "
-                          f"text (found {', '.join(header)})", path, rows[0][0])
+                          f"text (its first line has {len(header)} field(s))", path, rows[0][0])
     return [
         (line, {h: (row[i].strip() if i < len(row) else "") for i, h in enumerate(header)})
         for line, row in rows[1:]

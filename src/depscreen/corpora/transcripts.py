@@ -327,3 +327,11 @@ def _timed_utterance(
 
 def _speaker(ln: TranscriptLine) -> str | None:
     return ln.speaker.strip().lower() if ln.speaker is not None else None
+
+
+def redact_content(message: str) -> str:
+    """A transcript error message without the file's content: quoted fields become '…' and a
+    found header is left out, so warnings, prepare.json and logs never quote what a
+    participant said (the file and line are still named)."""
+    message = re.sub(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"", "'…'", message)
+    return re.sub(r"(found ).*$", r"\1… (run with --verbose to see it)", message)

@@ -34,6 +34,7 @@ from depscreen.corpora.transcripts import (
     decode_transcript,
     parse_transcript,
     participant_utterances,
+    redact_content,
 )
 from depscreen.errors import (
     AudioError,
@@ -84,12 +85,6 @@ def check_modalities(loaded: LoadedModel, available: set[str]) -> None:
         f"model '{loaded.name}' needs {' and '.join(sorted(missing))} input, which was not "
         f"given (the inputs provide {have}); models that work with these inputs: {works}{hint}"
     )
-
-
-def _redact(message: str) -> str:
-    """A transcript error message without the file's content (quoted fields, found headers)."""
-    message = re.sub(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"", "'…'", message)
-    return re.sub(r"(found ).*$", r"\1… (run with --verbose to see it)", message)
 
 
 def default_session_id(audio: str | None, transcript: str | Path | None) -> str:
@@ -198,7 +193,7 @@ def read_transcript(path: str | Path, session_id: str, duration: float | None,
     except TranscriptError as e:
         if ctx.verbose:
             raise
-        raise TranscriptError(_redact(e.reason), e.path, e.line) from None
+        raise TranscriptError(redact_content(e.reason), e.path, e.line) from None
     collector = WarningCollector(strict=False)
     utts, _stats = participant_utterances(session_id, lines, str(path), collector,
                                           duration=duration)
