@@ -190,3 +190,21 @@ def test_emoji_codes_in_names_print_as_typed(tmp_path: Path, cli_cmd, cli_env) -
     line = _one_line_error(cli_cmd, cli_env, ["predict", "--model", tmp_path / ":x:.dsb",
                                               "--text", "hello there"])
     assert ":x:.dsb" in line
+
+
+def test_an_unclosed_quote_does_not_swallow_the_transcript(tmp_path: Path) -> None:
+    """#13 item 7: a value starting with an unclosed `"` used to join the rest of the file
+    into one utterance without a word; now the line is named."""
+    from depscreen.corpora.transcripts import parse_transcript
+    from depscreen.errors import TranscriptError
+
+    text = ("start_time\tstop_time\tspeaker\tvalue\n"
+            "1.0\t2.0\tEllie\thi\n"
+            '3.0\t4.0\tParticipant\t"well i\n'
+            "5.0\t6.0\tParticipant\tfine\n"
+            "7.0\t8.0\tParticipant\tokay\n")
+    with pytest.raises(TranscriptError, match="quote opened on line 3 is not closed") as e:
+        parse_transcript(text, "t.csv")
+    assert e.value.line == 3
+    fine = text.replace('"well i', "well i")
+    assert len(parse_transcript(fine, "t.csv")) == 4

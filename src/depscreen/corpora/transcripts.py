@@ -111,7 +111,13 @@ def parse_transcript(
         raise TranscriptError("empty transcript (no header)", path)
     cols = _transcript_columns(header, path, reader.line_num, require_speaker)
     lines = []
+    first = reader.line_num + 1
     for row in reader:
+        if reader.line_num > first:  # one record over several lines: an unclosed quote
+            raise TranscriptError(
+                f"a quote opened on line {first} is not closed on its line, which would join "
+                f"lines {first}-{reader.line_num} into one utterance", path, first)
+        first = reader.line_num + 1
         if not any(f.strip() for f in row):
             continue
         lines.append(_parse_row(row, header, cols, path, reader.line_num, delimiter))
