@@ -208,3 +208,18 @@ def test_an_unclosed_quote_does_not_swallow_the_transcript(tmp_path: Path) -> No
     assert e.value.line == 3
     fine = text.replace('"well i', "well i")
     assert len(parse_transcript(fine, "t.csv")) == 4
+
+
+def test_duplicated_transcript_lines_are_scored_once_with_a_warning() -> None:
+    """#13 item 7: a repeated line was counted twice silently."""
+    from depscreen.corpora.transcripts import parse_transcript, participant_utterances
+    from depscreen.errors import WarningCollector
+
+    text = ("start_time\tstop_time\tspeaker\tvalue\n1.0\t2.0\tEllie\thi\n"
+            "3.0\t4.0\tParticipant\ti am fine\n3.0\t4.0\tParticipant\ti am fine\n"
+            "5.0\t6.0\tParticipant\tthanks\n")
+    warnings = WarningCollector()
+    utts, _ = participant_utterances("1", parse_transcript(text, "t.csv"), "t.csv", warnings)
+    assert [u.text for u in utts] == ["i am fine", "thanks"]
+    assert [str(w) for w in warnings.items] == [
+        "t.csv: session 1: 1 duplicated transcript line(s) dropped (same times and text)"]

@@ -275,7 +275,23 @@ def participant_utterances(
         )
         warnings.warn(f"session {session_id} skipped: {why}", path, None, session_id)
     utterances.sort(key=lambda u: (u.start, u.end))
-    return utterances, stats
+    return _without_duplicates(session_id, utterances, path, warnings), stats
+
+
+def _without_duplicates(session_id: str, utterances: list[Utterance], path: str,
+                        warnings: WarningCollector) -> list[Utterance]:
+    """Drops repeated lines (same times and text), which would be scored twice; one warning."""
+    seen: set[tuple[float, float, str]] = set()
+    kept = []
+    for u in utterances:
+        key = (u.start, u.end, u.text)
+        if key not in seen:
+            seen.add(key)
+            kept.append(u)
+    if len(kept) < len(utterances):
+        warnings.warn(f"session {session_id}: {len(utterances) - len(kept)} duplicated "
+                      "transcript line(s) dropped (same times and text)", path, None, session_id)
+    return kept
 
 
 def interviewer_utterances(
