@@ -223,3 +223,32 @@ def test_duplicated_transcript_lines_are_scored_once_with_a_warning() -> None:
     assert [u.text for u in utts] == ["i am fine", "thanks"]
     assert [str(w) for w in warnings.items] == [
         "t.csv: session 1: 1 duplicated transcript line(s) dropped (same times and text)"]
+
+
+def test_a_failed_evaluate_leaves_the_previous_evaluation_whole(trained_run, tmp_path: Path,
+                                                                monkeypatch) -> None:
+    """#13 item 9: a write failure used to leave a folder holding only predictions.csv, or
+    new CSVs beside the previous run's PNGs with metrics.json removed."""
+    import depscreen.evaluation.figures as figures
+    from depscreen.errors import DepscreenError
+    from depscreen.evaluation.evaluate import evaluate_run
+
+    run, out = trained_run("tfidf-lr"), tmp_path / "ev"
+    evaluate_run(run, "dev", out=out)
+    (out / "note.txt").write_text("an old file")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def fail(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(figures, "save_confusion_matrix", fail)
+    with pytest.raises(DepscreenError, match="cannot write the evaluation .No space left"):
+        evaluate_run(run, "test", out=out)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert [p.name for p in tmp_path.iterdir()] == ["ev"]  # no temporary folder left
+    with pytest.raises(DepscreenError, match="cannot write the evaluation"):
+        evaluate_run(run, "test", out=tmp_path / "fresh")
+    assert not (tmp_path / "fresh").exists()
+    monkeypatch.undo()
+    evaluate_run(run, "test", out=out)  # a successful run replaces the folder whole
+    assert not (out / "note.txt").exists() and (out / "metrics.json").is_file()

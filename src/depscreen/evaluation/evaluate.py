@@ -20,7 +20,7 @@ from depscreen.stats.aggregate import AGGREGATIONS, LEVELS, aggregate_participan
 from depscreen.stats.metrics import binary_metrics
 from depscreen.stats.threshold import DEFAULT_RULE, choose_threshold
 from depscreen.training.run_folder import RunFolder
-from depscreen.utils.atomic import atomic_write_text
+from depscreen.utils.atomic import atomic_folder, atomic_write_text
 
 
 @dataclass
@@ -149,15 +149,24 @@ def load_evaluation(folder: Path) -> Evaluation:
 
 
 def write_evaluation(ev: Evaluation, out: Path, title: str) -> None:
+    """metrics.json, the prediction CSVs and the confusion PNGs, built in a temporary sibling
+    folder and swapped in whole: a failure leaves the previous evaluation (or nothing)."""
     from depscreen.evaluation.figures import save_confusion_matrix
 
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "metrics.json").unlink(missing_ok=True)
-    atomic_write_text(out / "predictions.csv", ev.participants.to_csv(index=False))
-    atomic_write_text(out / "utterance_predictions.csv", ev.utterances.to_csv(index=False))
-    for level in [lv for lv in LEVELS if lv in ev.metrics]:
-        cm = np.array(ev.metrics[level]["confusion_matrix"])
-        save_confusion_matrix(cm, out / f"confusion_matrix_{level}.png",
-                              title=f"{title} — {level} level")
-    # Last: its presence marks a complete evaluation.
-    atomic_write_text(out / "metrics.json", json.dumps(ev.metrics, indent=2) + "\n")
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise DepscreenError("is a file; --out names the folder to write the evaluation to",
+                             out)
+    try:
+        with atomic_folder(out) as tmp:
+            atomic_write_text(tmp / "predictions.csv", ev.participants.to_csv(index=False))
+            atomic_write_text(tmp / "utterance_predictions.csv",
+                              ev.utterances.to_csv(index=False))
+            for level in [lv for lv in LEVELS if lv in ev.metrics]:
+                cm = np.array(ev.metrics[level]["confusion_matrix"])
+                save_confusion_matrix(cm, tmp / f"confusion_matrix_{level}.png",
+                                      title=f"{title} — {level} level")
+            # Last: its presence marks a complete evaluation.
+            atomic_write_text(tmp / "metrics.json", json.dumps(ev.metrics, indent=2) + "\n")
+    except OSError as e:
+        raise DepscreenError(f"cannot write the evaluation ({e.strerror or e})", out) from None

@@ -1,12 +1,14 @@
 """Atomic writes: write to a temporary name in the same folder, fsync, then rename.
 
-An interrupted run never leaves a half-written file that looks complete.
+An interrupted run never leaves a half-written file that looks complete, and a folder output
+(`atomic_folder`) is built beside its final place and swapped in whole.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from functools import cache
@@ -15,11 +17,15 @@ from typing import IO
 
 
 @cache
-def _file_mode() -> int:
-    # mkstemp creates 0600 files; give outputs the permissions a plain open() would (umask).
+def _umask() -> int:
     umask = os.umask(0)
     os.umask(umask)
-    return 0o666 & ~umask
+    return umask
+
+
+def _file_mode() -> int:
+    # mkstemp creates 0600 files; give outputs the permissions a plain open() would (umask).
+    return 0o666 & ~_umask()
 
 
 def _mkstemp(path: Path, suffix: str) -> str:
@@ -69,4 +75,28 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_folder(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary sibling folder to fill; on success it replaces `path` whole (an old
+    folder there is removed only then), so a failure leaves the old folder intact, or nothing
+    at all, and never a mix of old and new files."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; a plain mkdir would not
+    try:
+        yield tmp
+        old = None
+        if path.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
+            os.rmdir(old)
+            os.replace(path, old)
+        os.replace(tmp, path)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
         raise
