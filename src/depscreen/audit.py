@@ -23,10 +23,7 @@ from __future__ import annotations
 
 import html
 import json
-import multiprocessing as mp
-import os
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,12 +31,11 @@ import numpy as np
 
 from depscreen import __version__
 from depscreen.errors import DepscreenError
-from depscreen.reproduce import train_and_score
+from depscreen.reproduce import prepare_corpus, run_jobs
 from depscreen.stats.bootstrap import bootstrap_ci, counts_per_participant
 from depscreen.training.run_folder import RunFolder
 from depscreen.utils.atomic import atomic_write_text
 from depscreen.utils.provenance import environment
-from depscreen.utils.workers import exit_with_parent
 
 AUDIT_MODELS = ("tfidf-lr", "lstm-cnn-text")
 SOURCES = ("interviewer", "participant")
@@ -72,15 +68,7 @@ def run_dir(cfg: AuditConfig, source: str, model: str, seed: int) -> Path:
 
 
 def _prepare(cfg: AuditConfig, progress: bool):
-    from depscreen.corpora.prepare import prepare
-
-    synth_config = None
-    if cfg.corpus == "synthetic":
-        from depscreen.corpora.synthetic import SynthConfig
-
-        synth_config = SynthConfig(**cfg.synth) if cfg.synth else None
-    prep = prepare(cfg.corpus, cfg.root, Path(cfg.out) / "prepared", synth_config=synth_config,
-                   progress=progress)
+    prep = prepare_corpus(cfg.corpus, cfg.root, cfg.out, cfg.synth, progress)
     with_turns = sum(1 for s in prep.corpus.sessions if s.interviewer)
     if with_turns == 0:
         raise DepscreenError(
@@ -107,25 +95,12 @@ def _run_all(cfg: AuditConfig, prepared: Path, specs: list, progress: bool) -> N
     from rich.progress import Progress
 
     scoring = {"aggregation": "mean", "threshold_rule": "balanced-logistic"}
-    cpus = os.cpu_count() or 1
-    jobs = max(1, min(cfg.jobs or cpus, len(specs)))
-    threads = max(1, cpus // jobs)
+    calls = [(str(prepared), tc, str(run_dir(cfg, source, model, seed)), None)
+             for source, model, seed, tc in specs]
+    labels = [f"{source}: {model} (seed {seed})" for source, model, seed, _ in specs]
     with Progress(disable=not progress) as bar:
         task = bar.add_task("audit runs (train + test scoring)", total=len(specs))
-        if jobs == 1:
-            for source, model, seed, tc in specs:
-                train_and_score(str(prepared), tc, str(run_dir(cfg, source, model, seed)), None,
-                                threads, scoring)
-                bar.advance(task)
-            return
-        with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"),
-                                 initializer=exit_with_parent, initargs=(os.getpid(),)) as pool:
-            futures = [pool.submit(train_and_score, str(prepared), tc,
-                                   str(run_dir(cfg, source, model, seed)), None, threads,
-                                   scoring) for source, model, seed, tc in specs]
-            for fut in as_completed(futures):
-                fut.result()
-                bar.advance(task)
+        run_jobs(calls, cfg.jobs, scoring, bar, task, labels)
 
 
 def _model_row(cfg: AuditConfig, source: str, model: str, seeds: list[int]) -> dict:

@@ -166,10 +166,48 @@ def train_and_score(prepared: str, train_cfg: dict, out: str, depends: dict | No
     return out
 
 
-def _jobs_and_threads(cfg: ReproduceConfig, n_runs: int) -> tuple[int, int]:
+def _jobs_and_threads(jobs: int | None, n_runs: int) -> tuple[int, int]:
     cpus = os.cpu_count() or 1
-    jobs = max(1, min(cfg.jobs or cpus, n_runs))
-    return jobs, max(1, cpus // jobs)
+    n = max(1, min(jobs or cpus, n_runs))
+    return n, max(1, cpus // n)
+
+
+def run_jobs(calls: list[tuple[str, dict, str, dict | None]], jobs: int | None, scoring: dict,
+             bar, task, labels: list[str]) -> None:
+    """`train_and_score(prepared, train_cfg, out, depends, ...)` for every call: in this
+    process one after another when one job runs at a time (the bar names each, `labels`),
+    else in spawned worker processes (forked ones would inherit the parent's torch thread
+    pools). Used by reproduce and the audit."""
+    if not calls:
+        return
+    n, threads = _jobs_and_threads(jobs, len(calls))
+    if n == 1:
+        for call, label in zip(calls, labels, strict=True):
+            bar.update(task, description=label)
+            train_and_score(*call, threads, scoring)
+            bar.advance(task)
+        return
+    with ProcessPoolExecutor(n, mp_context=mp.get_context("spawn"),
+                             initializer=exit_with_parent, initargs=(os.getpid(),)) as pool:
+        futures = [pool.submit(train_and_score, *call, threads, scoring) for call in calls]
+        bar.update(task, description=f"training + test scoring ({n} in parallel)")
+        for fut in as_completed(futures):
+            fut.result()  # re-raise a worker's error here
+            bar.advance(task)
+
+
+def prepare_corpus(corpus: str, root: Path, out: Path, synth: dict, progress: bool):
+    """OUT/prepared for a recipe (the embedded corpus generated first with `synth`
+    SynthConfig overrides when it is not there)."""
+    from depscreen.corpora.prepare import prepare
+
+    synth_config = None
+    if corpus == "synthetic":
+        from depscreen.corpora.synthetic import SynthConfig
+
+        synth_config = SynthConfig(**synth) if synth else None
+    return prepare(corpus, root, Path(out) / "prepared", synth_config=synth_config,
+                   progress=progress)
 
 
 def check_config(cfg: ReproduceConfig) -> None:
@@ -195,19 +233,11 @@ def reproduce(cfg: ReproduceConfig, progress: bool = True, console=None) -> dict
     task than binary: OUT/summary_<task>.json)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from depscreen.corpora.prepare import prepare
-
     check_config(cfg)
     cfg.out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(config_file(cfg), json.dumps(cfg.to_dict(), indent=2, default=str) + "\n")
-
-    synth_config = None
-    if cfg.corpus == "synthetic":
-        from depscreen.corpora.synthetic import SynthConfig
-
-        synth_config = SynthConfig(**cfg.synth) if cfg.synth else None
+    prep = prepare_corpus(cfg.corpus, cfg.root, cfg.out, cfg.synth, progress)
     prepared = cfg.out / "prepared"
-    prep = prepare(cfg.corpus, cfg.root, prepared, synth_config=synth_config, progress=progress)
     seeds = list(range(cfg.first_seed, cfg.first_seed + cfg.seeds))
     jobs_spec = _job_specs(cfg, seeds)
     _extract_all_features(prepared, prep.corpus, [j[2] for j in jobs_spec], progress)
@@ -279,28 +309,10 @@ def _job_specs(cfg: ReproduceConfig, seeds: list[int]) -> list[tuple]:
 
 
 def _run_phase(phase, prepared: Path, cfg: ReproduceConfig, bar, task) -> None:
-    if not phase:
-        return
-    jobs, threads = _jobs_and_threads(cfg, len(phase))
-    if jobs == 1:
-        for model, seed, tc, reuse in phase:
-            bar.update(task, description=f"{model} (seed {seed})")
-            train_and_score(str(prepared), tc.to_dict(), str(run_dir(cfg, model, seed)), reuse,
-                            threads, _scoring(cfg))
-            bar.advance(task)
-        return
-    # Forked workers would inherit the parent's torch thread pools; spawn starts clean.
-    with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"),
-                             initializer=exit_with_parent, initargs=(os.getpid(),)) as pool:
-        futures = {
-            pool.submit(train_and_score, str(prepared), tc.to_dict(),
-                        str(run_dir(cfg, model, seed)), reuse, threads, _scoring(cfg)): (model, seed)
-            for model, seed, tc, reuse in phase
-        }
-        bar.update(task, description=f"training + test scoring ({jobs} in parallel)")
-        for fut in as_completed(futures):
-            fut.result()  # re-raise a worker's error here
-            bar.advance(task)
+    calls = [(str(prepared), tc.to_dict(), str(run_dir(cfg, model, seed)), reuse)
+             for model, seed, tc, reuse in phase]
+    run_jobs(calls, cfg.jobs, _scoring(cfg), bar, task,
+             [f"{model} (seed {seed})" for model, seed, _tc, _r in phase])
 
 
 def _extract_all_features(prepared: Path, corpus, train_cfgs: list, progress: bool) -> None:

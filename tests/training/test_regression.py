@@ -58,10 +58,11 @@ def test_the_score_loss_leaves_out_unknown_targets() -> None:
     features = torch.randn(3, model.feature_dim)
     known = {"score": torch.tensor([3.0, float("nan"), 20.0])}
     only = {"score": torch.tensor([3.0, 20.0])}
-    both = lit._score_loss(known, features)
+    z = model.score_logits(features)
+    both = lit._score_loss(known, z)
     assert torch.isfinite(both)
-    assert torch.allclose(both, lit._score_loss(only, features[[0, 2]]))
-    none = lit._score_loss({"score": torch.tensor([float("nan")] * 3)}, features)
+    assert torch.allclose(both, lit._score_loss(only, z[[0, 2]]))
+    none = lit._score_loss({"score": torch.tensor([float("nan")] * 3)}, z)
     assert float(none.detach()) == 0.0
 
 

@@ -5,6 +5,7 @@
     training.py   train, evaluate, reproduce
     scoring.py    export, predict
     audit.py      audit (the interviewer-prompt shortcut)
+    options.py    the options the recipes share
 
 Importing the package registers every command on `app`; the entry point is `main`.
 """

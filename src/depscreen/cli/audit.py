@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from depscreen.cli.app import app, out, plain
-from depscreen.errors import DepscreenError
+from depscreen.cli.options import Epochs, Jobs, Participants, Root, Seeds, corpus_root
 
 PromptLeak = Annotated[
     float | None,
@@ -24,10 +24,7 @@ def run_audit(corpus: str, root: Path | None, out_dir: Path, seeds: int, profile
     """Shared by `audit` and `reproduce --audit`."""
     from depscreen.audit import AuditConfig, audit
 
-    if root is None:
-        if corpus != "synthetic":
-            raise DepscreenError(f"--root is required for --corpus {corpus}")
-        root = Path("data/synthetic")
+    root = corpus_root(corpus, root)
     synth = {k: v for k, v in {"participants": participants, "prompt_leak": prompt_leak}.items()
              if v is not None}
     cfg = AuditConfig(corpus=corpus, root=root, out=out_dir, profile=profile, seeds=seeds,
@@ -47,24 +44,14 @@ def audit_command(
                      "(DAIC-style transcripts with a speaker column); E-DAIC has no speaker "
                      "column, so it cannot be audited."),
     ] = "synthetic",
-    root: Annotated[
-        Path | None, typer.Option("--root", help="Corpus folder (default for synthetic: "
-                                  "data/synthetic).")
-    ] = None,
+    root: Root = None,
     out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("runs/audit"),
-    seeds: Annotated[int, typer.Option("--seeds", help="Seeds per model (mean ± std).")] = 3,
+    seeds: Seeds = 3,
     profile: Annotated[str, typer.Option("--profile", help="fast, paper or small.")] = "fast",
-    jobs: Annotated[
-        int | None, typer.Option("--jobs", help="Training runs in parallel (default: CPUs).")
-    ] = None,
+    jobs: Jobs = None,
     prompt_leak: PromptLeak = None,
-    participants: Annotated[
-        int | None,
-        typer.Option("--participants", help="Synthetic corpus size when it is generated."),
-    ] = None,
-    epochs: Annotated[
-        int | None, typer.Option("--epochs", help="Override the profile's maximum epochs.")
-    ] = None,
+    participants: Participants = None,
+    epochs: Epochs = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
     """Show whether the corpus lets models cheat through the interviewer's prompts.

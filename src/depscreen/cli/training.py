@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from depscreen.cli.app import app, console, out, plain
+from depscreen.cli.options import Epochs, Jobs, Participants, Root, Seeds, corpus_root
 from depscreen.errors import ConfigError, DepscreenError
 
 
@@ -267,31 +268,21 @@ def reproduce(
         typer.Option("--corpus", help="synthetic (default: the embedded corpus, generated once), "
                      "daic-woz, edaic or manifest."),
     ] = "synthetic",
-    root: Annotated[
-        Path | None,
-        typer.Option("--root", help="Corpus folder (default for synthetic: data/synthetic)."),
-    ] = None,
+    root: Root = None,
     profile: Annotated[
         str, typer.Option("--profile", help="fast (minutes on a CPU), paper (300 epochs) or "
                           "small (for a few hundred speakers; see `train --help`).")
     ] = "fast",
-    seeds: Annotated[int, typer.Option("--seeds", help="Seeds per model (mean ± std).")] = 3,
+    seeds: Seeds = 3,
     out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path(
         "runs/reproduce"),
-    jobs: Annotated[
-        int | None, typer.Option("--jobs", help="Training runs in parallel (default: CPUs).")
-    ] = None,
+    jobs: Jobs = None,
     models: Annotated[
         str | None,
         typer.Option("--models", help="Comma-separated subset of the Table I models."),
     ] = None,
-    participants: Annotated[
-        int | None,
-        typer.Option("--participants", help="Synthetic corpus size when it is generated."),
-    ] = None,
-    epochs: Annotated[
-        int | None, typer.Option("--epochs", help="Override the profile's maximum epochs.")
-    ] = None,
+    participants: Participants = None,
+    epochs: Epochs = None,
     aggregation: Annotated[
         str, typer.Option("--aggregation", help="mean or majority (participant level).")
     ] = "mean",
@@ -339,10 +330,7 @@ def reproduce(
     from depscreen.reproduce import reproduce as run_reproduce
 
     _check_threshold_rule(threshold_rule)
-    if root is None:
-        if corpus != "synthetic":
-            raise DepscreenError(f"--root is required for --corpus {corpus}")
-        root = Path("data/synthetic")
+    root = corpus_root(corpus, root)
     cfg = ReproduceConfig(
         corpus=corpus, root=root, out=out_dir, profile=profile, seeds=seeds, jobs=jobs,
         models=requested_models([m.strip() for m in models.split(",")] if models else None,

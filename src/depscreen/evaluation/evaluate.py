@@ -15,7 +15,7 @@ import pandas as pd
 
 from depscreen.corpora.prepare import load_prepared
 from depscreen.errors import DepscreenError
-from depscreen.evaluation.regression import score_regression
+from depscreen.evaluation.regression import score_regression, train_scores
 from depscreen.stats.aggregate import AGGREGATIONS, LEVELS, aggregate_participants
 from depscreen.stats.metrics import binary_metrics
 from depscreen.stats.threshold import DEFAULT_RULE, choose_threshold
@@ -53,8 +53,10 @@ def dev_thresholds(session_ids, probs, labels, aggregation: str = "mean",
 
 
 def predict_split(run: Path, split: str, cache_dir: Path | None = None,
-                  prepared: Path | None = None, progress: bool = False) -> pd.DataFrame:
-    """Per-sample probabilities of a finished run on `split` (utterance level)."""
+                  prepared: Path | None = None, progress: bool = False,
+                  corpus=None) -> pd.DataFrame:
+    """Per-sample probabilities of a finished run on `split` (utterance level); `corpus`:
+    the run's prepared corpus when the caller has loaded it already."""
     from depscreen.features.dataset import build_split_for_run
     from depscreen.training.data import (
         predict_dataset,
@@ -66,7 +68,8 @@ def predict_split(run: Path, split: str, cache_dir: Path | None = None,
     folder = RunFolder(run)
     header = folder.header()
     prepared = Path(prepared or header["prepared"])
-    corpus = with_source(load_prepared(prepared), header["train"].get("source", "participant"))
+    corpus = with_source(corpus if corpus is not None else load_prepared(prepared),
+                         header["train"].get("source", "participant"))
     model, _ = folder.load_model()
     ds = build_split_for_run(corpus, split, header["features"],
                              cache_dir or prepared / "features", folder.load_vocab(),
@@ -118,16 +121,18 @@ def evaluate_run(run: Path, split: str = "test", out: Path | None = None,
     if aggregation not in AGGREGATIONS:
         raise DepscreenError(f"--aggregation must be one of {', '.join(AGGREGATIONS)}, got "
                              f"{aggregation!r}")
-    task = RunFolder(run).model_spec().get("task", "binary")
-    frame = predict_split(run, split, cache_dir=cache_dir, progress=progress)
+    folder = RunFolder(run)
+    task = folder.model_spec().get("task", "binary")
+    corpus = load_prepared(folder.header()["prepared"])  # loaded once, for both uses below
+    frame = predict_split(run, split, cache_dir=cache_dir, progress=progress, corpus=corpus)
     if task in ("regression", "items"):
-        metrics, people = score_regression(RunFolder(run), frame, split)
+        metrics, people = score_regression(folder, frame, split, train_scores(corpus))
         ev = Evaluation(metrics, frame, people)
     else:
         thresholds = run_thresholds(run, aggregation, threshold_rule)
         ev = score(frame, thresholds, aggregation, threshold_rule)
         if task == "multitask":
-            metrics, people = score_regression(RunFolder(run), frame, split)
+            metrics, people = score_regression(folder, frame, split, train_scores(corpus))
             ev.metrics.update(metrics)
             ev.participants = ev.participants.merge(
                 people[["session_id", "score", "score_pred"]], on="session_id")

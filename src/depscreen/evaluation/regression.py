@@ -15,7 +15,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from depscreen.corpora.prepare import load_prepared
 from depscreen.corpora.records import PHQ8_ITEMS
 from depscreen.errors import DepscreenError
 from depscreen.stats.regression import (
@@ -78,17 +77,17 @@ def item_mae(people: pd.DataFrame) -> dict[str, float] | None:
     return out
 
 
-def train_scores(folder: RunFolder) -> np.ndarray:
-    """The PHQ-8 totals of the run's TRAIN split (what the naive references may use)."""
-    corpus = load_prepared(folder.header()["prepared"])
+def train_scores(corpus) -> np.ndarray:
+    """The PHQ-8 totals of the corpus's TRAIN split (what the naive references may use)."""
     vals = [s.phq8_score for s in corpus.by_split("train") if s.phq8_score is not None]
     return np.asarray(vals, dtype=np.float64)
 
 
-def score_regression(folder: RunFolder, frame: pd.DataFrame, split: str
-                     ) -> tuple[dict, pd.DataFrame]:
+def score_regression(folder: RunFolder, frame: pd.DataFrame, split: str,
+                     train: np.ndarray) -> tuple[dict, pd.DataFrame]:
     """The participant-level regression evaluation of per-sample estimates on `split`:
-    (metrics, one row per participant)."""
+    (metrics, one row per participant); `train`: the train split's scores (`train_scores`),
+    the only scores the naive references see."""
     dev = folder.read_dev_predictions(labelled_only=False)
     if "score_pred" not in dev:
         raise DepscreenError("the run's dev predictions have no score estimates; is it a "
@@ -103,7 +102,7 @@ def score_regression(folder: RunFolder, frame: pd.DataFrame, split: str
     metrics = regression_metrics(y, p)
     metrics["ci"] = {m: list(bootstrap_regression_ci(y, p, m, n_boot=N_BOOT))
                      for m in REGRESSION_METRICS}
-    return ({"regression": metrics, "naive": naive_references(train_scores(folder), y),
+    return ({"regression": metrics, "naive": naive_references(train, y),
              "score_aggregation": how, "score_aggregation_chosen_on": "dev",
              "dev_participant_rmse_by_aggregation": dev_rmse,
              "item_mae": item_mae(known),

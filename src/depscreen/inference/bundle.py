@@ -190,10 +190,10 @@ def _check_thresholds(thresholds: dict, where: Path) -> dict[str, float]:
 # ----------------------------------------------------------------------------- calibration
 
 
-def _dev_thresholds(folder: RunFolder, calibration: dict) -> dict[str, float]:
+def _dev_thresholds(dev, calibration: dict) -> dict[str, float]:
+    """Both levels' thresholds on the calibrated probabilities of the labelled dev rows."""
     from depscreen.evaluation.evaluate import dev_thresholds
 
-    dev = folder.read_dev_predictions()
     probs = apply_calibration(calibration, dev["prob"].to_numpy())
     return dev_thresholds(dev["session_id"], probs, dev["label"])
 
@@ -229,10 +229,11 @@ def _load_run(folder: RunFolder) -> LoadedModel:
     audio_cfg, text_cfg, mods = _feature_section(features, text_input, run)
     model = build_model(name, config, load_tensors(weights, folder.weights_file), run, task)
     vocab = folder.load_vocab()
+    dev_rows = folder.read_dev_predictions(labelled_only=False)  # read once, used by both heads
     if not has_binary_head(task):
         calibration, thresholds = no_calibration(task), score_thresholds()
     else:
-        dev = folder.read_dev_predictions()
+        dev = dev_rows[dev_rows["label"] >= 0]
         if not np.isfinite(dev["prob"].to_numpy(dtype=float)).all():
             raise BundleError("the run's dev predictions hold probabilities that are not "
                               "finite numbers; train the run again", folder.dev_predictions_file)
@@ -240,10 +241,10 @@ def _load_run(folder: RunFolder) -> LoadedModel:
             calibration = own_calibration(model)
         else:
             calibration = fit_dev_calibration(dev)
-        thresholds = _dev_thresholds(folder, calibration)
+        thresholds = _dev_thresholds(dev, calibration)
     regression = None
     if has_score_head(task):
-        regression = _run_regression(folder)
+        regression = _run_regression(folder, dev_rows)
     loaded = LoadedModel(
         model=model, name=name, model_config=config, version=sha256(weights)[:12], vocab=vocab,
         audio_cfg=audio_cfg, text_cfg=text_cfg, text_input=text_input, data_modalities=mods,
@@ -264,8 +265,7 @@ def _task(spec: dict, where: Path) -> str:
     return task
 
 
-def _run_regression(folder: RunFolder) -> dict:
-    dev = folder.read_dev_predictions(labelled_only=False)
+def _run_regression(folder: RunFolder, dev) -> dict:
     if not {"score", "score_pred"} <= set(dev.columns):
         raise BundleError("the dev predictions of a score model lack the columns score, "
                           "score_pred", folder.dev_predictions_file)

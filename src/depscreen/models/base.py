@@ -246,13 +246,18 @@ class DepressionModel(nn.Module):
 
     task: str = "binary"
 
+    @classmethod
+    def check_task(cls, task: str) -> str:
+        """`task`, or a ConfigError when the model has no head for it."""
+        if task not in cls.heads:
+            raise ConfigError(f"model '{cls.model_name}' cannot be trained for --task {task} "
+                              f"(it has {', '.join(cls.heads)})")
+        return task
+
     def set_task(self, task: str) -> None:
         """Adds the score head `task` needs: PHQ-8 total (regression, multitask) or the eight
         items, a linear layer on `forward_features` read through a sigmoid (bounded output)."""
-        if task not in self.heads:
-            raise ConfigError(f"model '{self.model_name}' cannot be trained for --task {task} "
-                              f"(it has {', '.join(self.heads)})")
-        self.task = task
+        self.task = self.check_task(task)
         n = SCORE_OUTPUTS[task]
         if n:
             self.score_head = nn.Linear(self.feature_dim, n)

@@ -125,10 +125,7 @@ class DecisionFusion(DepressionModel):
     def set_task(self, task: str) -> None:
         """Regression: both sub-models get their score heads; the fused estimate is
         w * s_text + (1 - w) * s_speech with w (`score_weight`) fitted on dev."""
-        if task not in self.heads:
-            raise ConfigError(f"model '{self.model_name}' cannot be trained for --task {task} "
-                              f"(it has {', '.join(self.heads)})")
-        self.task = task
+        self.task = self.check_task(task)
         if task != "binary":
             self.text_model.set_task(task)
             self.speech_model.set_task(task)

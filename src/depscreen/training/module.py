@@ -89,9 +89,17 @@ class LitClassifier(L.LightningModule):
                     )
         return loss
 
-    def _score_loss(self, batch: dict, features: torch.Tensor) -> torch.Tensor:
-        """Fractional-logit loss of the score head (module docstring); 0 with no target."""
-        z = self.model.score_logits(features)
+    def _outputs(self, features: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """The heads the task trains, each computed once: (B, 2) logits of the screen, and
+        the score head's output before its sigmoid ((B, 1), or (B, 8) for items)."""
+        logits = self.model.forward_head(features) if self.task in ("binary", "multitask") \
+            else None
+        z = self.model.score_logits(features) if self.task != "binary" else None
+        return logits, z
+
+    def _score_loss(self, batch: dict, z: torch.Tensor) -> torch.Tensor:
+        """Fractional-logit loss of the score head's output `z` (module docstring); 0 with no
+        target."""
         if self.task == "items":
             target = batch["items"] / ITEM_MAX
         else:
@@ -101,39 +109,40 @@ class LitClassifier(L.LightningModule):
             return z.sum() * 0.0
         return F.binary_cross_entropy_with_logits(z[known], target[known])
 
-    def _loss(self, batch: dict, features: torch.Tensor, weight: torch.Tensor | None,
+    def _loss(self, batch: dict, features: torch.Tensor, outputs: tuple, weight: torch.Tensor | None,
               branches: bool = True) -> torch.Tensor:
-        """The task's training loss (`branches`: with the fusion's per-branch terms; the dev
-        loss leaves them out)."""
+        """The task's training loss from `_outputs` (`branches`: with the fusion's per-branch
+        terms; the dev loss leaves them out)."""
+        logits, z = outputs
         loss = None
-        if self.task in ("binary", "multitask"):
-            logits = self.model.forward_head(features)  # (B, 2)
+        if logits is not None:
             loss = (self._classification_loss(batch, features, logits, weight) if branches
                     else F.cross_entropy(logits, batch["label"], weight=weight))
-        if self.task != "binary":
-            score = self._score_loss(batch, features)
+        if z is not None:
+            score = self._score_loss(batch, z)
             loss = score if loss is None else loss + score
         return loss
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         batch = augment_batch(batch, self.augment)
         features = self.model.forward_features(batch)
-        loss = self._loss(batch, features, self.class_weights)
+        loss = self._loss(batch, features, self._outputs(features), self.class_weights)
         self._train_losses.append(float(loss.detach()))
         return loss
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         features = self.model.forward_features(batch)
-        loss = self._loss(batch, features, None, branches=False)
+        logits, z = outputs = self._outputs(features)
+        loss = self._loss(batch, features, outputs, None, branches=False)
         self.log("dev_loss", loss, on_step=False, on_epoch=True, batch_size=len(batch["label"]))
-        prob = torch.softmax(self.model.forward_head(features).float(), dim=-1)[:, 1]
+        n = len(batch["label"])
+        prob = (torch.softmax(logits.float(), dim=-1)[:, 1].cpu().numpy() if logits is not None
+                else np.full(n, np.nan))  # no screen head: nothing to score at 0.5
         scores = None
-        if self.task != "binary":
-            scores = self.model.scores_from_logits(self.model.score_logits(features))
-            scores = scores.float().cpu().numpy()
-        self._val.append((list(batch["session_id"]), prob.cpu().numpy(),
-                          batch["label"].cpu().numpy(), scores,
-                          batch["score"].cpu().numpy() if "score" in batch else None))
+        if z is not None:
+            scores = self.model.scores_from_logits(z).float().cpu().numpy()
+        self._val.append((list(batch["session_id"]), prob, batch["label"].cpu().numpy(),
+                          scores, batch["score"].cpu().numpy() if "score" in batch else None))
 
     def on_validation_epoch_end(self) -> None:
         if not self._val:
