@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -235,7 +236,6 @@ def test_a_failed_evaluate_leaves_the_previous_evaluation_whole(trained_run, tmp
 
     run, out = trained_run("tfidf-lr"), tmp_path / "ev"
     evaluate_run(run, "dev", out=out)
-    (out / "note.txt").write_text("an old file")
     before = {p.name: p.read_bytes() for p in out.iterdir()}
 
     def fail(*args, **kwargs):
@@ -251,4 +251,11 @@ def test_a_failed_evaluate_leaves_the_previous_evaluation_whole(trained_run, tmp
     assert not (tmp_path / "fresh").exists()
     monkeypatch.undo()
     evaluate_run(run, "test", out=out)  # a successful run replaces the folder whole
-    assert not (out / "note.txt").exists() and (out / "metrics.json").is_file()
+    assert json.loads((out / "metrics.json").read_text())["split"] == "test"
+    # A folder holding anything but an evaluation is the user's: refused, left untouched.
+    (out / "note.txt").write_text("the user's")
+    with pytest.raises(DepscreenError, match="holds files that are not an evaluation's "
+                                             r"\(note.txt\); choose a new or empty --out"):
+        evaluate_run(run, "dev", out=out)
+    assert (out / "note.txt").read_text() == "the user's"
+    assert json.loads((out / "metrics.json").read_text())["split"] == "test"

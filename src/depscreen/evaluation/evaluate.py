@@ -153,6 +153,14 @@ def load_evaluation(folder: Path) -> Evaluation:
                       pd.read_csv(folder / "predictions.csv", **read))
 
 
+EVALUATION_FILES = ("metrics.json", "predictions.csv", "utterance_predictions.csv")
+
+
+def _is_evaluation_file(name: str) -> bool:
+    return name in EVALUATION_FILES or (name.startswith("confusion_matrix_")
+                                        and name.endswith(".png"))
+
+
 def write_evaluation(ev: Evaluation, out: Path, title: str) -> None:
     """metrics.json, the prediction CSVs and the confusion PNGs, built in a temporary sibling
     folder and swapped in whole: a failure leaves the previous evaluation (or nothing)."""
@@ -162,6 +170,12 @@ def write_evaluation(ev: Evaluation, out: Path, title: str) -> None:
     if out.exists() and not out.is_dir():
         raise DepscreenError("is a file; --out names the folder to write the evaluation to",
                              out)
+    if out.is_dir():
+        foreign = sorted(p.name for p in out.iterdir() if not _is_evaluation_file(p.name))
+        if foreign:  # the folder is swapped whole: never take a user's files with it
+            raise DepscreenError(f"holds files that are not an evaluation's ({', '.join(foreign[:3])}"
+                                 f"{', ...' if len(foreign) > 3 else ''}); choose a new or "
+                                 "empty --out", out)
     try:
         with atomic_folder(out) as tmp:
             atomic_write_text(tmp / "predictions.csv", ev.participants.to_csv(index=False))
