@@ -18,6 +18,23 @@ venv() {
     .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[test]"
 }
 
+# The browser tests (tests/view) drive Debian's chromium through its chromedriver, offline.
+# Installed here when missing and we are root with apt-get; otherwise those tests fail and
+# say what to install (they never skip).
+browser() {
+    if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then
+        return
+    fi
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "dev.sh: installing Debian's chromium and chromium-driver for the browser tests" >&2
+        (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+            apt-get install -y -qq chromium chromium-driver >/dev/null) \
+            || echo "dev.sh: could not install chromium; the browser tests will fail" >&2
+    else
+        echo "dev.sh: chromium/chromedriver missing and not root: the browser tests will fail" >&2
+    fi
+}
+
 case "${1:-}" in
     main)
         venv
@@ -26,6 +43,7 @@ case "${1:-}" in
         ;;
     test)
         venv
+        browser
         shift
         .venv/bin/python -m pytest -q "$@"
         ;;
