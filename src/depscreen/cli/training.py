@@ -99,6 +99,12 @@ def train(
         ),
     ] = "fast",
     seed: Annotated[int, typer.Option("--seed", help="One seed for everything random.")] = 0,
+    threads: Annotated[
+        int | None,
+        typer.Option("--threads", help="CPU threads for training (default: the physical "
+                     "cores). One seed and one thread count repeat a CPU run exactly; "
+                     "another count changes the rounding of parallel sums."),
+    ] = None,
     resume: Annotated[
         bool,
         typer.Option("--resume", help="Continue an interrupted run from its last checkpoint."),
@@ -175,7 +181,8 @@ def train(
     if devices > 1 and strategy == "auto":
         strategy = "ddp"
     cfg = TrainConfig(
-        model=model, profile=profile, seed=seed, max_epochs=epochs, batch_size=batch_size, lr=lr,
+        model=model, profile=profile, seed=seed, threads=threads, max_epochs=epochs,
+        batch_size=batch_size, lr=lr,
         imbalance=imbalance, text_input=text_input, accelerator=accelerator, devices=devices,
         speech_features=speech_features, text_features=text_features, ssl_layer=ssl_layer,
         feature_norm=feature_norm, spec_augment=spec_augment, weight_decay=weight_decay,

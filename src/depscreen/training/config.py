@@ -64,6 +64,11 @@ class TrainConfig:
     num_nodes: int = 1
     strategy: str = "auto"
     num_workers: int = 0
+    # Intra-op CPU threads (None: the process's count, torch's default of the physical
+    # cores). Multi-threaded reductions (long GEMM inner dimensions, convolution weight
+    # gradients, long sums) round differently at another count, so exact repeatability
+    # holds for one count; env.json records the count a run used.
+    threads: int | None = None
     limit_train_batches: int | None = None  # for smoke tests only
     # Fusion only: finished single-modal runs whose encoders initialise the fusion's
     # branches before end-to-end training, e.g. {"text": RUN, "speech": RUN}.
@@ -108,6 +113,8 @@ class TrainConfig:
             raise bad("model", f"must be a registered model: {e.reason}") from None
         if self.batch_size < 1:
             raise bad("batch_size", f"must be >= 1, got {self.batch_size}")
+        if self.threads is not None and self.threads < 1:
+            raise bad("threads", f"must be >= 1, got {self.threads}")
         if self.max_epochs < 1:
             raise bad("max_epochs", f"must be >= 1, got {self.max_epochs}")
         if not self.lr > 0:

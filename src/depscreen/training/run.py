@@ -10,9 +10,11 @@ The test split is never read here: only `train` and `dev` samples are built.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import warnings
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -81,6 +83,18 @@ def _check_run_folder(folder: RunFolder, cfg: TrainConfig, prepared: Path, resum
         )
 
 
+@contextlib.contextmanager
+def intra_op_threads(threads: int | None) -> Iterator[None]:
+    """Run with `threads` intra-op threads (None: as is), restoring the count afterwards."""
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def train(
     prepared: Path,
     cfg: TrainConfig,
@@ -95,6 +109,12 @@ def train(
     `reuse` (decision-level models only): finished single-modal runs to use as its
     per-modality classifiers, e.g. {"text": RUN, "speech": RUN}, instead of training them.
     """
+    with intra_op_threads(cfg.threads):
+        return _train(prepared, cfg, out, resume, cache_dir, progress, reuse)
+
+
+def _train(prepared: Path, cfg: TrainConfig, out: Path, resume: bool, cache_dir: Path | None,
+           progress: bool, reuse: dict[str, Path] | None) -> RunResult:
     from depscreen.models import model_class
 
     prepared, folder = Path(prepared).resolve(), RunFolder(out)

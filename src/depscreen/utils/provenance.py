@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import subprocess
 import sys
@@ -47,4 +48,19 @@ def environment() -> dict:
         "platform": platform.platform(),
         "machine": platform.machine(),
         "libraries": versions,
+        "threads": _threads(),
+    }
+
+
+_THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OMP_DYNAMIC", "MKL_DYNAMIC")
+
+
+def _threads() -> dict:
+    """The CPU thread counts in force: results of multi-threaded reductions depend on them
+    (training/config.py `threads`), so they belong to what made a result."""
+    torch = sys.modules.get("torch")  # counted only where torch is already in use
+    return {
+        "torch_intra_op": torch.get_num_threads() if torch is not None else None,
+        "cpus": os.cpu_count(),
+        **{name: os.environ[name] for name in _THREAD_VARIABLES if name in os.environ},
     }
