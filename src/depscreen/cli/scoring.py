@@ -95,8 +95,12 @@ def predict(
     ] = None,
     out_file: Annotated[
         Path | None,
-        typer.Option("--out", help="Also write the JSON (batch mode: the CSV) to this file."),
+        typer.Option("--out", help="Also write the JSON (batch mode: the CSV) to this file "
+                     "(never one of the inputs; a symlink is written through)."),
     ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an existing file at --out.")
+    ] = False,
     include_text: Annotated[
         bool, typer.Option("--include-text", help="Put each utterance's words in the timeline.")
     ] = False,
@@ -118,11 +122,18 @@ def predict(
     import logging
 
     from depscreen import CAVEAT
-    from depscreen.inference.batch import batch_csv, find_interviews, predict_batch, read_manifest
+    from depscreen.inference.batch import (
+        batch_csv,
+        find_interviews,
+        predict_batch,
+        predict_inputs,
+        read_manifest,
+    )
     from depscreen.inference.bundle import load_model
     from depscreen.inference.inputs import check_inputs
     from depscreen.inference.predict import predict_interview
     from depscreen.utils.atomic import atomic_write_text
+    from depscreen.utils.outputs import check_output_file
 
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
@@ -142,6 +153,10 @@ def predict(
         items = read_manifest(manifest) if manifest is not None else find_interviews(folder)
     else:
         check_inputs(audio, transcript, text, asr)
+    target = None  # where --out is written: checked before any work, a symlink's target
+    if out_file is not None:
+        target = check_output_file(out_file, force=force, inputs=predict_inputs(
+            model, audio, transcript, manifest, folder, items if batch else ()))
     loaded = load_model(model)
 
     if not batch:
@@ -150,8 +165,8 @@ def predict(
             max_audio_bytes=max_bytes, include_text=include_text, verbose=verbose,
         )
         payload = json.dumps(result, indent=2, ensure_ascii=False) + "\n"
-        if out_file is not None:
-            atomic_write_text(out_file, payload)
+        if target is not None:
+            atomic_write_text(target, payload)
         for w in result["warnings"]:
             console.print(f"[yellow]warning:[/] {plain(w)}", highlight=False, soft_wrap=True)
         if "score" in result:
@@ -175,8 +190,8 @@ def predict(
     rows = predict_batch(loaded, items, asr=asr, max_audio_bytes=max_bytes, verbose=verbose,
                          on_done=done)
     text_out = batch_csv(rows)
-    if out_file is not None:
-        atomic_write_text(out_file, text_out)
+    if target is not None:
+        atomic_write_text(target, text_out)
     else:
         print(text_out, end="")
     failed = sum(1 for r in rows if r["error"])
