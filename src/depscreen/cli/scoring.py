@@ -60,6 +60,21 @@ def _score_line(score: dict) -> str:
             f"{'screen positive' if score['screen_at_10'] else 'screen negative'} at 10")
 
 
+def _out_target(out_file: Path | None, force: bool, model: Path, audio: str | None,
+                transcript: Path | None, manifest: Path | None, folder: Path | None,
+                items) -> Path | None:
+    """Where predict writes --out (a symlink's target), checked by the output policy before
+    any work: never one of its inputs, a device or a folder; an existing file only with
+    --force."""
+    from depscreen.inference.batch import predict_inputs
+    from depscreen.utils.outputs import check_output_file
+
+    if out_file is None:
+        return None
+    return check_output_file(out_file, force=force, inputs=predict_inputs(
+        model, audio, transcript, manifest, folder, items))
+
+
 @app.command()
 def predict(
     folder: Annotated[
@@ -122,18 +137,11 @@ def predict(
     import logging
 
     from depscreen import CAVEAT
-    from depscreen.inference.batch import (
-        batch_csv,
-        find_interviews,
-        predict_batch,
-        predict_inputs,
-        read_manifest,
-    )
+    from depscreen.inference.batch import batch_csv, find_interviews, predict_batch, read_manifest
     from depscreen.inference.bundle import load_model
     from depscreen.inference.inputs import check_inputs
     from depscreen.inference.predict import predict_interview
     from depscreen.utils.atomic import atomic_write_text
-    from depscreen.utils.outputs import check_output_file
 
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
@@ -153,10 +161,8 @@ def predict(
         items = read_manifest(manifest) if manifest is not None else find_interviews(folder)
     else:
         check_inputs(audio, transcript, text, asr)
-    target = None  # where --out is written: checked before any work, a symlink's target
-    if out_file is not None:
-        target = check_output_file(out_file, force=force, inputs=predict_inputs(
-            model, audio, transcript, manifest, folder, items if batch else ()))
+    target = _out_target(out_file, force, model, audio, transcript, manifest, folder,
+                         items if batch else ())
     loaded = load_model(model)
 
     if not batch:
