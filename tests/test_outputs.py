@@ -328,3 +328,13 @@ def test_evaluate_train_and_reproduce_refuse_the_corpus_and_the_run(text_model, 
     _refused(*cli("reproduce", "--corpus", "daic-woz", "--root", tiny.root, "--out",
                   tiny.root / "repro")[::2], "is inside the corpus root --root")
     assert tree_state(tiny.root) == root_before
+
+
+def test_synth_refuses_a_file_or_a_device(tmp_path: Path, cli) -> None:
+    (tmp_path / "notes.txt").write_text("mine")
+    dev = _device(tmp_path / "null")
+    before = tree_state(tmp_path)
+    _refused(*cli("synth", "--out", tmp_path / "notes.txt", "--participants", "2")[::2],
+             "is a file, not a folder")
+    _refused(*cli("synth", "--out", dev, "--participants", "2")[::2], "not a folder")
+    assert tree_state(tmp_path) == before
