@@ -99,8 +99,9 @@ def atomic_folder(path: str | Path, keep: tuple[str, ...] = ()) -> Iterator[Path
 
 
 def _swap(tmp: Path, path: Path, keep: tuple[str, ...]) -> None:
+    # lexists: a kept entry may be a symlink (a shared feature cache), moved as the link.
     moved = [name for name in keep
-             if (path / name).exists() and not (tmp / name).exists()]
+             if os.path.lexists(path / name) and not os.path.lexists(tmp / name)]
     old = None
     try:
         for name in moved:
@@ -114,7 +115,7 @@ def _swap(tmp: Path, path: Path, keep: tuple[str, ...]) -> None:
         if old is not None and old.exists() and not path.exists():
             os.replace(old, path)
         for name in moved:
-            if (tmp / name).exists() and path.is_dir():
+            if os.path.lexists(tmp / name) and path.is_dir():
                 os.replace(tmp / name, path / name)
         raise
     if old is not None:
