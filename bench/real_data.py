@@ -302,7 +302,9 @@ def build_task(task: str, data: Corpora, args: argparse.Namespace) -> dict:
     n_run = min(k, args.max_folds or k)
     manifests = []
     for fold in range(n_run):
-        path = folder / f"fold{fold}" / "manifest.csv"
+        # In a folder of its own: a manifest's folder is a corpus root, which `prepare` and
+        # `train` never write under; prepared/ and runs/ are its siblings.
+        path = folder / f"fold{fold}" / "corpus" / "manifest.csv"
         rows = corpora.manifest_rows(items, folds, fold, k, speaker=speaker)
         corpora.write_if_changed(path, corpora.manifest_text(rows))
         manifests.append(path)
@@ -400,7 +402,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         for fold, manifest in enumerate(plan["manifests"]):
             t0 = time.monotonic()
-            err = prepare_fold(depscreen, manifest, manifest.parent / "prepared",
+            err = prepare_fold(depscreen, manifest, manifest.parent.parent / "prepared",
                                args.work / task / "features", env)
             if err:
                 prepare_errors[(task, fold)] = err

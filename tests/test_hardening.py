@@ -75,7 +75,7 @@ def test_formula_text_in_a_session_id_is_not_a_formula_in_any_csv(tmp_path: Path
             {"session_id": "+1", "label": 0, "text": "i feel fine", "split": "train"},
             {"session_id": "ok", "label": 0, "text": "fine", "split": "dev"},
             {"session_id": "@x", "label": 1, "text": "sad", "split": "test"}]
-    manifest = write_manifest(tmp_path / "m.csv", rows)
+    manifest = write_manifest(tmp_path / "data" / "m.csv", rows)
     prepare("manifest", manifest, tmp_path / "prep", progress=False)
     text = (tmp_path / "prep" / "sessions.csv").read_text()
     cells = [line.split(",")[0].lstrip('"') for line in text.splitlines()[1:]]

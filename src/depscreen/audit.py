@@ -35,6 +35,7 @@ from depscreen.reproduce import prepare_corpus, run_jobs
 from depscreen.stats.bootstrap import bootstrap_ci, counts_per_participant
 from depscreen.training.run_folder import RunFolder
 from depscreen.utils.atomic import atomic_write_text
+from depscreen.utils.outputs import check_output_folder, corpus_folder
 from depscreen.utils.provenance import environment
 
 AUDIT_MODELS = ("tfidf-lr", "lstm-cnn-text")
@@ -195,6 +196,7 @@ def audit(cfg: AuditConfig, progress: bool = True) -> dict:
     from depscreen.evaluation.report import write_report, write_section
 
     out = Path(cfg.out)
+    check_output_folder(out, roots=[("the corpus root --root", corpus_folder(cfg.root))])
     out.mkdir(parents=True, exist_ok=True)
     prep = _prepare(cfg, progress)
     specs = _jobs(cfg)

@@ -15,6 +15,8 @@ def _where(path: str | Path | None, line: int | None) -> str:
 class DepscreenError(Exception):
     """A problem the user can act on. Its message is one line and names the file involved."""
 
+    exit_code = 1  # the CLI's exit status for it
+
     def __init__(self, message: str, path: str | Path | None = None, line: int | None = None):
         self.path = str(path) if path is not None else None
         self.line = line
@@ -40,6 +42,14 @@ class ConfigError(DepscreenError):
 
 class FeatureError(DepscreenError):
     """Features cannot be computed, or a feature cache entry is unusable."""
+
+
+class OutputError(DepscreenError):
+    """An output path the output policy refuses (`depscreen.utils.outputs`): an input of the
+    command, under a corpus root, a device, a folder, or an existing file without --force.
+    Nothing was written; the CLI exits with status 2, as for any other bad argument."""
+
+    exit_code = 2
 
 
 class Interrupted(DepscreenError):

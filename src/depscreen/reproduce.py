@@ -30,6 +30,7 @@ from depscreen.errors import DepscreenError
 from depscreen.table_models import BASELINE_MODELS, ROW_MODELS, TABLE_MODELS
 from depscreen.training.run_folder import RunFolder
 from depscreen.utils.atomic import atomic_write_text
+from depscreen.utils.outputs import check_output_folder, corpus_folder
 from depscreen.utils.workers import exit_with_parent
 
 TASKS = ("binary", "regression", "multitask", "items")  # training.config.DEFAULT_MONITOR
@@ -234,6 +235,7 @@ def reproduce(cfg: ReproduceConfig, progress: bool = True, console=None) -> dict
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     check_config(cfg)
+    check_output_folder(cfg.out, roots=[("the corpus root --root", corpus_folder(cfg.root))])
     cfg.out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(config_file(cfg), json.dumps(cfg.to_dict(), indent=2, default=str) + "\n")
     prep = prepare_corpus(cfg.corpus, cfg.root, cfg.out, cfg.synth, progress)

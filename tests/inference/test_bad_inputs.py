@@ -241,8 +241,11 @@ def test_an_existing_output_survives_a_failed_run(cli, bundle_path, tmp_path):
     out.write_text('{"previous": true}')
     (tmp_path / "empty.wav").write_bytes(b"")
     code, _, _ = cli("predict", "--model", bundle_path, "--audio", tmp_path / "empty.wav",
-                     "--out", out)
+                     "--out", out, "--force")  # --force: replaced only by a finished result
     assert code == 1 and out.read_text() == '{"previous": true}'
+    code, _, _ = cli("predict", "--model", bundle_path, "--audio", tmp_path / "empty.wav",
+                     "--out", out)  # without --force: refused before any work
+    assert code == 2 and out.read_text() == '{"previous": true}'
 
 
 def test_real_process_exit_code_and_no_traceback(bundle_path, tmp_path):

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from depscreen.errors import OutputError
 from depscreen.inference import bundle as bundle_mod
 from depscreen.inference.bundle import (
     BundleError,
@@ -89,7 +90,7 @@ def test_loading_a_bundle_never_unpickles(bundle_path, monkeypatch):
 def test_export_refuses_to_replace_a_file_without_force(run_dir, tmp_path):
     target = tmp_path / "m.dsb"
     target.write_text("keep me")
-    with pytest.raises(BundleError, match="file exists"):
+    with pytest.raises(OutputError, match="file exists; pass --force"):
         export_bundle(run_dir, target)
     assert target.read_text() == "keep me"
     export_bundle(run_dir, target, force=True)
@@ -214,4 +215,4 @@ def test_export_command(cli, run_dir, tmp_path):
     assert code == 0, stderr
     assert "decision-fusion" in stdout and out.is_file()
     code, _, stderr = cli("export", run_dir, "--out", out)
-    assert code == 1 and "file exists" in stderr and "Traceback" not in stderr
+    assert code == 2 and "file exists" in stderr and "Traceback" not in stderr

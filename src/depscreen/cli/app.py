@@ -1,7 +1,7 @@
 """The `depscreen` app: the Typer object, the consoles, and `main`, the entry point.
 
 Library code raises `DepscreenError`; here it becomes a one-line message and exit code 1
-(no traceback for a user's mistake); with DEPSCREEN_DEBUG=1 the traceback follows the message.
+(2 for an `OutputError`: an output path the policy refuses; no traceback for a user's mistake); with DEPSCREEN_DEBUG=1 the traceback follows the message.
 `Interrupted` (and Ctrl-C) exit with status 130 and a hint to resume.
 """
 
@@ -73,7 +73,7 @@ def main() -> None:
         console.print(f"[bold red]error:[/] {plain(e)}", highlight=False, soft_wrap=True)
         if os.environ.get("DEPSCREEN_DEBUG"):
             raise
-        sys.exit(1)
+        sys.exit(e.exit_code)
     except KeyboardInterrupt:
         console.print("interrupted; re-run the same command to resume")
         sys.exit(130)

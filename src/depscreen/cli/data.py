@@ -108,7 +108,8 @@ def prepare(
         ),
     ] = Path("data/synthetic"),
     out_dir: Annotated[
-        Path, typer.Option("--out", help="Output folder for sessions.csv and utterances.jsonl.gz.")
+        Path, typer.Option("--out", help="Output folder for sessions.csv and utterances.jsonl.gz "
+                           "(never inside --root; built beside it and swapped in whole).")
     ] = Path("data/prepared"),
     strict: Annotated[
         bool, typer.Option("--strict", help="Turn per-session warnings into errors.")

@@ -60,6 +60,21 @@ def _score_line(score: dict) -> str:
             f"{'screen positive' if score['screen_at_10'] else 'screen negative'} at 10")
 
 
+def _out_target(out_file: Path | None, force: bool, model: Path, audio: str | None,
+                transcript: Path | None, manifest: Path | None, folder: Path | None,
+                items) -> Path | None:
+    """Where predict writes --out (a symlink's target), checked by the output policy before
+    any work: never one of its inputs, a device or a folder; an existing file only with
+    --force."""
+    from depscreen.inference.batch import predict_inputs
+    from depscreen.utils.outputs import check_output_file
+
+    if out_file is None:
+        return None
+    return check_output_file(out_file, force=force, inputs=predict_inputs(
+        model, audio, transcript, manifest, folder, items))
+
+
 @app.command()
 def predict(
     folder: Annotated[
@@ -95,8 +110,12 @@ def predict(
     ] = None,
     out_file: Annotated[
         Path | None,
-        typer.Option("--out", help="Also write the JSON (batch mode: the CSV) to this file."),
+        typer.Option("--out", help="Also write the JSON (batch mode: the CSV) to this file "
+                     "(never one of the inputs; a symlink is written through)."),
     ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an existing file at --out.")
+    ] = False,
     include_text: Annotated[
         bool, typer.Option("--include-text", help="Put each utterance's words in the timeline.")
     ] = False,
@@ -142,6 +161,8 @@ def predict(
         items = read_manifest(manifest) if manifest is not None else find_interviews(folder)
     else:
         check_inputs(audio, transcript, text, asr)
+    target = _out_target(out_file, force, model, audio, transcript, manifest, folder,
+                         items if batch else ())
     loaded = load_model(model)
 
     if not batch:
@@ -150,8 +171,8 @@ def predict(
             max_audio_bytes=max_bytes, include_text=include_text, verbose=verbose,
         )
         payload = json.dumps(result, indent=2, ensure_ascii=False) + "\n"
-        if out_file is not None:
-            atomic_write_text(out_file, payload)
+        if target is not None:
+            atomic_write_text(target, payload)
         for w in result["warnings"]:
             console.print(f"[yellow]warning:[/] {plain(w)}", highlight=False, soft_wrap=True)
         if "score" in result:
@@ -175,8 +196,8 @@ def predict(
     rows = predict_batch(loaded, items, asr=asr, max_audio_bytes=max_bytes, verbose=verbose,
                          on_done=done)
     text_out = batch_csv(rows)
-    if out_file is not None:
-        atomic_write_text(out_file, text_out)
+    if target is not None:
+        atomic_write_text(target, text_out)
     else:
         print(text_out, end="")
     failed = sum(1 for r in rows if r["error"])

@@ -29,8 +29,9 @@ from depscreen import __version__
 from depscreen.audio import DEFAULT_MAX_BYTES
 from depscreen.corpora.records import PHQ8_ITEMS, SPLITS, Corpus, Session, Utterance
 from depscreen.errors import CorpusError, CorpusWarning
-from depscreen.utils.atomic import atomic_write_bytes, atomic_write_text
+from depscreen.utils.atomic import atomic_folder, atomic_write_bytes, atomic_write_text
 from depscreen.utils.csvcells import protect, unprotect
+from depscreen.utils.outputs import check_output_folder, corpus_folder
 
 CORPORA = ("daic-woz", "edaic", "manifest", "synthetic")
 # In the fingerprint: a folder written by another format is prepared again. 2: the
@@ -40,6 +41,7 @@ SESSIONS_FILE = "sessions.csv"
 UTTERANCES_FILE = "utterances.jsonl.gz"
 INTERVIEWER_FILE = "interviewer.jsonl.gz"
 META_FILE = "prepare.json"
+FEATURES_DIR = "features"  # `depscreen train`'s feature cache: kept when prepared again
 OLD_FOLDER_NOTE = (
     f"prepared before {INTERVIEWER_FILE} existed: no interviewer turns were kept "
     "(run `depscreen prepare` again to have them)"
@@ -136,11 +138,18 @@ def prepare(
 ) -> PrepareResult:
     """Prepare `corpus` found at `root` into `out`; generate the synthetic corpus first if asked.
 
-    Nothing under `root` is modified (the synthetic corpus is only generated where none is).
+    Nothing under `root` is modified (the synthetic corpus is only generated where none is),
+    and `out` may not be, hold or lie inside the corpus's folder (`utils.outputs`). `out` is
+    built in a temporary sibling and swapped in whole (its feature cache carried over), so an
+    interruption leaves the previous prepared folder or none, never records without their
+    completion marker; an interrupted generation of the synthetic corpus resumes where it
+    stopped.
     """
     if corpus not in CORPORA:
         raise CorpusError(f"unknown corpus {corpus!r}; choose one of {', '.join(CORPORA)}")
     root, out = Path(root), Path(out)
+    target = check_output_folder(out, roots=[("the corpus root --root", corpus_folder(root))],
+                                  owned=_is_prepared_entry, owner="a prepared corpus's")
     generated = False
     if corpus == "synthetic":
         generated = _ensure_synthetic(root, synth_config, progress)
@@ -170,8 +179,15 @@ def prepare(
     records.name = corpus
     if not records.sessions:
         raise CorpusError("no usable sessions were found", root)
-    write_prepared(records, out, fingerprint=fp, options=options)
+    with atomic_folder(target, keep=(FEATURES_DIR,)) as tmp:  # a symlink: its target
+        write_prepared(records, tmp, fingerprint=fp, options=options)
     return PrepareResult(out, records, cached=False, generated=generated, warnings=records.warnings)
+
+
+def _is_prepared_entry(name: str) -> bool:
+    """What a prepared folder holds (and an older writer's interrupted temporary files)."""
+    return name in (SESSIONS_FILE, UTTERANCES_FILE, INTERVIEWER_FILE, META_FILE,
+                    FEATURES_DIR) or (name.startswith(".") and name.endswith(".tmp"))
 
 
 def _ensure_synthetic(root: Path, synth_config: object | None, progress: bool) -> bool:

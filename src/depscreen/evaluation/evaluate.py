@@ -21,6 +21,7 @@ from depscreen.stats.metrics import binary_metrics
 from depscreen.stats.threshold import DEFAULT_RULE, choose_threshold
 from depscreen.training.run_folder import RunFolder
 from depscreen.utils.atomic import atomic_folder, atomic_write_text
+from depscreen.utils.outputs import check_output_folder, corpus_folder
 
 
 @dataclass
@@ -123,7 +124,13 @@ def evaluate_run(run: Path, split: str = "test", out: Path | None = None,
                              f"{aggregation!r}")
     folder = RunFolder(run)
     task = folder.model_spec().get("task", "binary")
-    corpus = load_prepared(folder.header()["prepared"])  # loaded once, for both uses below
+    prepared = folder.header()["prepared"]
+    corpus = load_prepared(prepared)  # loaded once, for both uses below
+    if out is not None:  # checked before any work; RUN/eval-SPLIT (the default) is allowed
+        out = check_output_folder(out, inputs=[("the run folder", run),
+                                               ("the prepared corpus", prepared)],
+                                  roots=[("the corpus root", corpus_folder(corpus.root))],
+                                  owned=_is_evaluation_file, owner="an evaluation's")
     frame = predict_split(run, split, cache_dir=cache_dir, progress=progress, corpus=corpus)
     if task in ("regression", "items"):
         metrics, people = score_regression(folder, frame, split, train_scores(corpus))
@@ -166,16 +173,7 @@ def write_evaluation(ev: Evaluation, out: Path, title: str) -> None:
     folder and swapped in whole: a failure leaves the previous evaluation (or nothing)."""
     from depscreen.evaluation.figures import save_confusion_matrix
 
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise DepscreenError("is a file; --out names the folder to write the evaluation to",
-                             out)
-    if out.is_dir():
-        foreign = sorted(p.name for p in out.iterdir() if not _is_evaluation_file(p.name))
-        if foreign:  # the folder is swapped whole: never take a user's files with it
-            raise DepscreenError(f"holds files that are not an evaluation's ({', '.join(foreign[:3])}"
-                                 f"{', ...' if len(foreign) > 3 else ''}); choose a new or "
-                                 "empty --out", out)
+    out = check_output_folder(out, owned=_is_evaluation_file, owner="an evaluation's")
     try:
         with atomic_folder(out) as tmp:
             atomic_write_text(tmp / "predictions.csv", ev.participants.to_csv(index=False))

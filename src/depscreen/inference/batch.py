@@ -16,6 +16,7 @@ from pathlib import Path
 
 from depscreen.audio import (
     DEFAULT_MAX_BYTES,
+    split_ref,
     zip_ref,
 )
 from depscreen.corpora.manifest import InterviewRef, read_interviews
@@ -29,6 +30,7 @@ from depscreen.inference.inputs import default_session_id
 from depscreen.inference.predict import predict_interview
 from depscreen.utils.csvcells import protect
 from depscreen.utils.files import ZIP_READ_ERRORS
+from depscreen.utils.outputs import Named
 
 BatchItem = InterviewRef  # one interview of a batch: where its inputs are
 
@@ -42,6 +44,25 @@ BATCH_COLUMNS = (
 )
 _AUDIO_SUFFIXES = {".wav", ".flac", ".ogg"}
 _TRANSCRIPT_SUFFIXES = {".csv", ".tsv", ".txt"}
+
+
+def predict_inputs(model: Path, audio: str | None = None, transcript: Path | str | None = None,
+                   manifest: Path | None = None, folder: Path | None = None,
+                   items: Sequence[BatchItem] = ()) -> list[Named]:
+    """Every file and folder `predict` reads, named as the output policy's inputs: its --out
+    may be none of them (a zip member's input is its archive)."""
+    def ref(value: Path | str | None) -> Path | None:
+        return None if value is None else split_ref(str(value))[0]
+
+    named: list[Named] = [("the --model", model), ("the --audio recording", ref(audio)),
+                          ("the --transcript", ref(transcript)), ("the --manifest", manifest),
+                          ("the FOLDER", folder)]
+    where = "--manifest" if manifest is not None else "FOLDER"
+    for item in items:
+        named += [(f"session {item.session_id}'s audio (from {where})", ref(item.audio)),
+                  (f"session {item.session_id}'s transcript (from {where})",
+                   ref(item.transcript))]
+    return named
 
 
 def read_manifest(path: str | Path) -> list[BatchItem]:

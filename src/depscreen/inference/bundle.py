@@ -77,6 +77,7 @@ from depscreen.models import model_class
 from depscreen.training.run_folder import RunFolder, RunFolderError
 from depscreen.utils.atomic import atomic_write_bytes
 from depscreen.utils.files import read_limited
+from depscreen.utils.outputs import check_output_file
 
 
 @dataclass
@@ -346,13 +347,11 @@ def build_bundle(loaded: LoadedModel, weights: bytes) -> bytes:
 def export_bundle(run: str | Path, out: str | Path, force: bool = False) -> LoadedModel:
     """Write the bundle of a finished run folder to `out` (atomically) and check it loads.
 
-    Refuses to replace an existing file unless `force`.
+    `out` follows the output policy (`utils.outputs`): an existing file is replaced only with
+    `force`, and never one of the run's own files (its weights, config, ...).
     """
-    run, out = Path(run), Path(out)
-    if out.is_dir():
-        raise BundleError("is a folder; --out names the bundle file to write", out)
-    if out.exists() and not force:
-        raise BundleError("file exists; choose another --out or pass --force", out)
+    run = Path(run)
+    out = check_output_file(out, inputs=[("the run folder", run)], force=force)
     loaded = load_run(run)
     weights = (run / "weights.safetensors").read_bytes()
     data = build_bundle(loaded, weights)

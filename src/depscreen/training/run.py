@@ -35,6 +35,7 @@ from depscreen.training.data import (
 )
 from depscreen.training.decision import fit_decision_fusion
 from depscreen.training.run_folder import Fit, RunFolder
+from depscreen.utils.outputs import check_output_folder, corpus_folder
 
 MAXIMIZE = {"dev_ua", "dev_f1", "dev_participant_ua", "dev_participant_f1", "dev_participant_ccc"}
 
@@ -125,6 +126,9 @@ def _train(prepared: Path, cfg: TrainConfig, out: Path, resume: bool, cache_dir:
     if not worker:
         _check_run_folder(folder, cfg, prepared, resume)
     corpus = load_prepared(prepared)
+    if not worker:  # the run folder: outside the corpus, holding neither input
+        check_output_folder(out, inputs=[("the --prepared corpus", prepared)],
+                            roots=[("the corpus root", corpus_folder(corpus.root))])
     _check_representations(cfg)  # a bad encoder folder fails before the run folder exists
     cache_dir = Path(cache_dir) if cache_dir else prepared / "features"
     folder.path.mkdir(parents=True, exist_ok=True)

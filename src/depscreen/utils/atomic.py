@@ -79,24 +79,44 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
 
 
 @contextlib.contextmanager
-def atomic_folder(path: str | Path) -> Iterator[Path]:
+def atomic_folder(path: str | Path, keep: tuple[str, ...] = ()) -> Iterator[Path]:
     """Yield a temporary sibling folder to fill; on success it replaces `path` whole (an old
     folder there is removed only then), so a failure leaves the old folder intact, or nothing
-    at all, and never a mix of old and new files."""
+    at all, and never a mix of old and new files.
+
+    `keep`: entries of the old folder carried over into the new one (moved, not copied, just
+    before the swap), e.g. a prepared corpus's feature cache, which stays valid."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; a plain mkdir would not
     try:
         yield tmp
-        old = None
+        _swap(tmp, path, keep)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _swap(tmp: Path, path: Path, keep: tuple[str, ...]) -> None:
+    # lexists: a kept entry may be a symlink (a shared feature cache), moved as the link.
+    moved = [name for name in keep
+             if os.path.lexists(path / name) and not os.path.lexists(tmp / name)]
+    old = None
+    try:
+        for name in moved:
+            os.replace(path / name, tmp / name)
         if path.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
             os.rmdir(old)
             os.replace(path, old)
         os.replace(tmp, path)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException:  # put the old folder back as it was
+        if old is not None and old.exists() and not path.exists():
+            os.replace(old, path)
+        for name in moved:
+            if os.path.lexists(tmp / name) and path.is_dir():
+                os.replace(tmp / name, path / name)
         raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

@@ -34,6 +34,7 @@ from depscreen.corpora.synthetic.writer import (
     build_session,
 )
 from depscreen.errors import ConfigError
+from depscreen.utils.outputs import check_output_folder
 from depscreen.utils.progress import progress_bar
 from depscreen.utils.workers import exit_with_parent
 
@@ -68,8 +69,7 @@ def _clear(out: Path) -> None:
 
 def _prepare_out(out: Path, config: SynthConfig, force: bool) -> None:
     """Make `out` ready: new, resumable (same settings), or cleared with --force."""
-    if out.exists() and not out.is_dir():
-        raise ConfigError("output path exists and is not a folder", out)
+    check_output_folder(out)  # the output policy: not a file, a device or a FIFO
     out.mkdir(parents=True, exist_ok=True)
     state = out / STATE_DIR / "config.json"
     if any(out.iterdir()):
