@@ -42,6 +42,11 @@ class FeatureError(DepscreenError):
     """Features cannot be computed, or a feature cache entry is unusable."""
 
 
+class OutputError(DepscreenError):
+    """An output cannot be written (read-only folder, disk full, permissions): names the path
+    and the system's reason."""
+
+
 class Interrupted(DepscreenError):
     """Work was stopped (Ctrl-C) and can be resumed; the CLI exits with status 130."""
 

@@ -29,7 +29,7 @@ from depscreen import __version__
 from depscreen.audio import DEFAULT_MAX_BYTES
 from depscreen.corpora.records import PHQ8_ITEMS, SPLITS, Corpus, Session, Utterance
 from depscreen.errors import CorpusError, CorpusWarning
-from depscreen.utils.atomic import atomic_write_bytes, atomic_write_text
+from depscreen.utils.atomic import atomic_write_bytes, atomic_write_text, output_errors
 from depscreen.utils.csvcells import protect, unprotect
 
 CORPORA = ("daic-woz", "edaic", "manifest", "synthetic")
@@ -198,8 +198,9 @@ def _ensure_synthetic(root: Path, synth_config: object | None, progress: bool) -
 def write_prepared(corpus: Corpus, out: Path, fingerprint: str, options: dict) -> None:
     """Write sessions.csv, utterances.jsonl.gz, interviewer.jsonl.gz, then prepare.json (the
     completion marker)."""
-    out.mkdir(parents=True, exist_ok=True)
-    (out / META_FILE).unlink(missing_ok=True)  # invalidate first: a crash leaves no stale marker
+    with output_errors(out):
+        out.mkdir(parents=True, exist_ok=True)
+        (out / META_FILE).unlink(missing_ok=True)  # invalidate first: no stale marker
     # Text cells a spreadsheet would run as formulas are written with a leading "'" (and read
     # back without it), so the file is safe to open and every value round-trips.
     rows = [{k: protect(v) for k, v in s.to_row().items()} for s in corpus.sessions]
