@@ -56,9 +56,8 @@ reads the file strictly (`read_table`), prediction raises `ConfigError` and read
 
 from __future__ import annotations
 
-import csv
-import io
 import math
+import os
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -86,6 +85,8 @@ from depscreen.errors import (
     TranscriptError,
     WarningCollector,
 )
+from depscreen.utils.files import read_limited
+from depscreen.utils.limits import MAX_TEXT_BYTES, csv_records, not_regular
 
 COLUMNS: tuple[str, ...] = (
     "session_id",
@@ -332,6 +333,11 @@ def _existing(
 ) -> Path | None:
     # "~" is expanded in training manifests only (prediction never did).
     path = Path(resolve_ref(csv_path.parent, str(Path(value).expanduser())))
+    kind = not_regular(path)  # stat only: opening a FIFO would block
+    if kind is not None:
+        warnings.warn(f"session {row.session_id} skipped: {what} {value} is not a regular file "
+                      f"({kind})", csv_path, row.line, row.session_id)
+        return None
     if not path.is_file():
         warnings.warn(
             f"session {row.session_id} skipped: {what} file not found: {value}",
@@ -352,11 +358,10 @@ def _transcript_utterances(
     if path is None:
         return [], None
     try:
-        data = path.read_bytes()
-    except OSError as e:
-        warnings.warn(
-            f"session {sid} skipped: cannot read transcript ({e.strerror or e})", path, None, sid
-        )
+        data = read_limited(path, MAX_TEXT_BYTES, "transcript", TranscriptError,
+                            empty_message="empty transcript (0 bytes)")
+    except TranscriptError as e:
+        warnings.warn(f"session {sid} skipped: {e.reason}", path, None, sid)
         return [], None
     text, fallback = decode_transcript(data)
     if fallback:
@@ -477,14 +482,12 @@ def _prediction_rows(path: Path) -> list[tuple[int, dict[str, str]]]:
     (decoded like a transcript), extra cells ignored, and the last of two same-named columns
     wins.
     """
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError("manifest not found", path) from None
-    except OSError as e:
-        raise ConfigError(f"cannot read the manifest ({e.strerror})", path) from None
+    if not os.path.lexists(path):
+        raise ConfigError("manifest not found", path)
+    data = read_limited(path, MAX_TEXT_BYTES, "manifest", ConfigError,
+                        empty_message="empty manifest")
     text, _ = decode_transcript(data)
-    records = list(csv.reader(io.StringIO(text, newline="")))
+    records = [row for _first, _last, row in csv_records(text, path, ConfigError)]
     rows = [(i + 1, r) for i, r in enumerate(records) if any(f.strip() for f in r)]
     if not rows:
         raise ConfigError("empty manifest", path)
