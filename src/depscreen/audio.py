@@ -25,6 +25,9 @@ ZIP_SEP = "::"
 TARGET_SR = 16000
 # Refuse absurdly large files up front instead of running out of memory (configurable).
 DEFAULT_MAX_BYTES = 4 * 1024**3
+# The shortest speech window the features use (LogMelConfig.min_seconds): shorter audio
+# gives no speech sample at all.
+MIN_SECONDS = 1.0
 # Below this peak level (-80 dBFS) a recording is treated as silent.
 SILENCE_PEAK = 1e-4
 # Float samples are nominally within +-1 (some tools write +-32768); far above that the

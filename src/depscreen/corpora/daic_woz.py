@@ -22,7 +22,7 @@ from pathlib import Path
 
 from depscreen import audio
 from depscreen.corpora.records import PHQ8_ITEMS, SPLITS, Corpus, Session
-from depscreen.corpora.session_files import AudioFormats, zip_member
+from depscreen.corpora.session_files import AudioFormats, too_short, zip_member
 from depscreen.corpora.tables import (
     LabelRow,
     check_unique,
@@ -333,6 +333,9 @@ def build_session(
         info = audio.audio_info(audio_ref, max_bytes=max_audio_bytes)
     except AudioError as e:
         warnings.warn(f"session {sid} skipped: {e.reason}", e.path, None, sid)
+        return None
+    if (short := too_short(info)) is not None:
+        warnings.warn(f"session {sid} skipped: {short}", audio_ref, None, sid)
         return None
     if transcript is None:
         warnings.warn(f"session {sid} skipped: no {names[1]}", source, None, sid)

@@ -65,7 +65,7 @@ from pathlib import Path
 
 from depscreen import audio
 from depscreen.corpora.records import SPLITS, Corpus, Session, Utterance
-from depscreen.corpora.session_files import AudioFormats
+from depscreen.corpora.session_files import AudioFormats, too_short
 from depscreen.corpora.splits import stratified_group_split
 from depscreen.corpora.tables import parse_binary, parse_gender, parse_score, read_table
 from depscreen.corpora.transcripts import (
@@ -285,6 +285,9 @@ def _build_session(
             info = audio.audio_info(str(audio_path), max_bytes=max_audio_bytes)
         except AudioError as e:
             warnings.warn(f"session {sid} skipped: {e.reason}", e.path, None, sid)
+            return None
+        if (short := too_short(info)) is not None:
+            warnings.warn(f"session {sid} skipped: {short}", audio_path, None, sid)
             return None
         audio_ref, duration = str(audio_path), info.duration
         formats.add(sid, info)

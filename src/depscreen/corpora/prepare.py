@@ -170,8 +170,20 @@ def prepare(
     records.name = corpus
     if not records.sessions:
         raise CorpusError("no usable sessions were found", root)
+    records.warnings.extend(_empty_splits(records))
     write_prepared(records, out, fingerprint=fp, options=options)
     return PrepareResult(out, records, cached=False, generated=generated, warnings=records.warnings)
+
+
+def _empty_splits(corpus: Corpus) -> list[CorpusWarning]:
+    """One warning per empty split: training needs train and dev (dev picks the threshold),
+    evaluation needs test; a manifest whose rows all landed in test used to pass silently."""
+    counts = {split: len(corpus.by_split(split)) for split in SPLITS}
+    summary = ", ".join(f"{s} {n}" for s, n in counts.items())
+    return [CorpusWarning(f"no {split} sessions ({summary}); "
+                          + ("evaluate needs test sessions" if split == "test" else
+                             "train needs train and dev sessions"))
+            for split, n in counts.items() if n == 0]
 
 
 def _ensure_synthetic(root: Path, synth_config: object | None, progress: bool) -> bool:
