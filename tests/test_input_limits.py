@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import errno
 import os
+import subprocess
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -68,3 +70,247 @@ def test_prepare_into_an_unwritable_folder_is_one_line(tmp_path: Path, monkeypat
     with pytest.raises(OutputError, match="Permission denied") as err:
         prep.prepare("manifest", manifest, tmp_path / "out", progress=False)
     assert str(tmp_path / "out") in str(err.value)
+
+
+def _one_line_error(cli_cmd, cli_env, argv) -> str:
+    res = subprocess.run([*cli_cmd, *argv], env=cli_env, capture_output=True, timeout=300)
+    err = res.stderr.decode("utf-8", "replace")
+    assert res.returncode == 1, err
+    assert "Traceback" not in err + res.stdout.decode("utf-8", "replace")
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    return lines[0]
+
+
+def test_unwritable_outputs_of_predict_and_prepare_are_one_line(tmp_path: Path, trained_run,
+                                                                cli_cmd, cli_env) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    line = _one_line_error(cli_cmd, cli_env, [
+        "predict", "--model", str(trained_run("tfidf-lr")), "--text", "i feel low",
+        "--out", str(blocker / "out.json")])
+    assert str(blocker / "out.json") in line and "cannot write (a folder on its path is a file)" in line
+    from corpora.fixtures import write_manifest
+
+    manifest = write_manifest(tmp_path / "m.csv", [
+        {"session_id": "a", "label": 1, "text": "i feel low", "split": "train"}])
+    line = _one_line_error(cli_cmd, cli_env, [
+        "prepare", "--corpus", "manifest", "--root", str(manifest), "--out",
+        str(blocker / "prep")])
+    assert str(blocker / "prep") in line and "cannot write" in line
+
+
+# ----------------------------------------------------------------------------- zip members
+def _zip(path: Path, members: dict[str, bytes], method: int = zipfile.ZIP_DEFLATED) -> Path:
+    with zipfile.ZipFile(path, "w", method) as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    return path
+
+
+def _encrypted(path: Path, member: str) -> Path:
+    """`path` with `member` flagged as encrypted (as `zip -e` writes it; zipfile cannot)."""
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as z:
+        offset = z.getinfo(member).header_offset
+    data[offset + 6] |= 1  # local header: general purpose flags
+    pos = data.find(b"PK\x01\x02")
+    while pos != -1:  # central directory entries
+        n = int.from_bytes(data[pos + 28:pos + 30], "little")
+        if data[pos + 46:pos + 46 + n].decode() == member:
+            data[pos + 8] |= 1
+        pos = data.find(b"PK\x01\x02", pos + 4)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def _daic(root: Path, first) -> Path:
+    from corpora.fixtures import DaicSession, build_daic
+
+    return build_daic(root, [first, DaicSession("301", "dev", score=12),
+                             DaicSession("302", "test")])
+
+
+def test_a_zipped_transcript_bomb_is_refused_before_reading(tmp_path: Path) -> None:
+    """#13 item 3: a 1 MB zip whose transcript inflates to gigabytes reached 2.2 GB RSS."""
+    from corpora.fixtures import DaicSession, daic_transcript, wav_bytes
+
+    from depscreen.corpora.prepare import prepare
+    from depscreen.utils.limits import MAX_TEXT_BYTES
+
+    archive = tmp_path / "daic" / "300_P.zip"
+    archive.parent.mkdir()
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("300_AUDIO.wav", wav_bytes(10.0))
+        with z.open("300_TRANSCRIPT.csv", "w") as f:
+            f.write(daic_transcript([(1, 2, "Ellie", "hi"), (3, 4, "Participant", "a")]).encode())
+            for _ in range(MAX_TEXT_BYTES // 2**20 + 1):
+                f.write(b" " * 2**20)
+    assert archive.stat().st_size < 2**20
+    root = _daic(tmp_path / "daic", DaicSession("300", "train", layout="zip",
+                                                 zip_bytes=archive.read_bytes()))
+    result = prepare("daic-woz", root, tmp_path / "prep", progress=False)
+    assert [s.session_id for s in result.corpus.sessions] == ["301", "302"]
+    (warning,) = [w for w in result.warnings if w.session_id == "300"]
+    assert warning.path == f"{archive}::300_TRANSCRIPT.csv"
+    assert "above the limit of 64 MiB" in warning.message
+
+
+def test_a_member_read_stops_at_its_limit(tmp_path: Path) -> None:
+    from depscreen.errors import TranscriptError
+    from depscreen.utils.limits import read_member
+
+    archive = _zip(tmp_path / "a.zip", {"t.csv": b"x" * 5000})
+    with zipfile.ZipFile(archive) as z:
+        assert read_member(z, "t.csv", 5000, "the transcript", TranscriptError, "a") == b"x" * 5000
+        with pytest.raises(TranscriptError, match="a: the transcript is 0 MiB unpacked, above"):
+            read_member(z, "t.csv", 4999, "the transcript", TranscriptError, "a")
+
+
+def test_a_zip_bomb_audio_member_is_refused_before_decoding(tmp_path: Path) -> None:
+    """#13 item 3: a 600 KB zip decoded up to the 4 GiB default reached 2.9 GB RSS."""
+    import struct
+
+    from depscreen.audio import audio_info, load_audio, zip_ref
+    from depscreen.errors import AudioError
+
+    archive = tmp_path / "300_P.zip"
+    size = 72 * 2**20  # 38 minutes of 16 kHz silence: inflates ~1000x
+    header = (b"RIFF" + struct.pack("<I", 36 + size) + b"WAVEfmt "
+              + struct.pack("<IHHIIHH", 16, 1, 1, 16000, 32000, 2, 16)
+              + b"data" + struct.pack("<I", size))
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z, z.open("a.wav", "w") as f:
+        f.write(header)
+        for _ in range(size // 2**20):
+            f.write(bytes(2**20))
+    assert archive.stat().st_size < 2**20
+    for read in (audio_info, load_audio):
+        with pytest.raises(AudioError, match="inflates .* times .*zip bomb") as err:
+            read(zip_ref(archive, "a.wav"))
+        assert str(archive) in str(err.value)
+
+
+def test_an_encrypted_transcript_member_skips_the_session(tmp_path: Path) -> None:
+    """#13 item 6: RuntimeError 'password required' stopped prepare with no output."""
+    from corpora.fixtures import DaicSession, daic_transcript, wav_bytes
+
+    from depscreen.corpora.prepare import prepare
+
+    archive = _zip(tmp_path / "300_P.zip", {
+        "300_AUDIO.wav": wav_bytes(10.0),
+        "300_TRANSCRIPT.csv": daic_transcript([(1, 2, "Ellie", "hi"),
+                                               (3, 4, "Participant", "a")]).encode()})
+    _encrypted(archive, "300_TRANSCRIPT.csv")
+    root = _daic(tmp_path / "daic", DaicSession("300", "train", layout="zip",
+                                                 zip_bytes=archive.read_bytes()))
+    result = prepare("daic-woz", root, tmp_path / "prep", progress=False)
+    assert [s.session_id for s in result.corpus.sessions] == ["301", "302"]
+    (warning,) = [w for w in result.warnings if w.session_id == "300"]
+    assert warning.path == f"{root / '300_P.zip'}::300_TRANSCRIPT.csv"
+    assert "encrypted (password required)" in warning.message
+
+
+def test_an_encrypted_audio_member_is_an_error_row_and_the_batch_goes_on(
+        tmp_path: Path, trained_run) -> None:
+    from corpora.fixtures import daic_transcript, wav_bytes
+
+    from depscreen.inference.batch import find_interviews, predict_batch
+    from depscreen.inference.bundle import load_model
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    transcript = daic_transcript([(1, 2, "Ellie", "hi"), (3, 4, "Participant", "i feel low")])
+    _encrypted(_zip(folder / "300_P.zip", {"300_AUDIO.wav": wav_bytes(10.0),
+                                           "300_TRANSCRIPT.csv": transcript.encode()}),
+               "300_AUDIO.wav")
+    (folder / "301_TRANSCRIPT.csv").write_text(transcript)
+    rows = predict_batch(load_model(trained_run("tfidf-lr")), find_interviews(folder))
+    by_id = {r["session_id"]: r for r in rows}
+    assert "300_P.zip::300_AUDIO.wav" in by_id["300"]["error"]
+    assert "encrypted" in by_id["300"]["error"]
+    assert by_id["301"]["error"] == "" and by_id["301"]["probability"] != ""
+
+
+# ----------------------------------------------------------------------------- CSV fields
+HUGE = "x" * (2**20 + 1)
+
+
+def test_a_huge_transcript_field_names_the_file_and_line(tmp_path: Path) -> None:
+    from depscreen.corpora.transcripts import parse_transcript
+    from depscreen.errors import TranscriptError
+
+    text = f"start_time\tstop_time\tspeaker\tvalue\n1\t2\tEllie\thi\n3\t4\tParticipant\t{HUGE}\n"
+    with pytest.raises(TranscriptError) as err:
+        parse_transcript(text, "t.csv")
+    assert str(err.value).startswith("t.csv:3: cannot parse the CSV (a field is longer than")
+    assert "xxx" not in str(err.value)
+
+
+def test_a_huge_field_skips_one_prepared_session(tmp_path: Path) -> None:
+    from corpora.fixtures import DaicSession, daic_transcript
+
+    from depscreen.corpora.prepare import prepare
+
+    bad = daic_transcript([(1, 2, "Ellie", "hi"), (3, 4, "Participant", HUGE)]).encode()
+    root = _daic(tmp_path / "daic", DaicSession("300", "train", transcript=bad))
+    result = prepare("daic-woz", root, tmp_path / "prep", progress=False)
+    assert [s.session_id for s in result.corpus.sessions] == ["301", "302"]
+    (warning,) = [w for w in result.warnings if w.session_id == "300"]
+    assert warning.line == 3 and warning.path.endswith("300_TRANSCRIPT.csv")
+    assert "a field is longer than 1,048,576 characters" in warning.message
+
+
+def test_a_huge_field_in_a_manifest_is_one_line(tmp_path: Path, trained_run, cli_cmd,
+                                                cli_env) -> None:
+    from corpora.fixtures import write_manifest
+
+    from depscreen.corpora.prepare import prepare
+    from depscreen.errors import CorpusError
+
+    rows = [{"session_id": "a", "label": 1, "text": "i feel low", "split": "train"},
+            {"session_id": "b", "label": 0, "text": HUGE, "split": "dev"}]
+    manifest = write_manifest(tmp_path / "m.csv", rows)
+    with pytest.raises(CorpusError, match=r"m.csv:3: cannot parse the CSV \(a field is longer"):
+        prepare("manifest", manifest, tmp_path / "prep", progress=False)
+    model = str(trained_run("tfidf-lr"))
+    line = _one_line_error(cli_cmd, cli_env, ["predict", "--model", model, "--manifest",
+                                              str(manifest)])
+    assert f"{manifest}:3: cannot parse the CSV (a field is longer" in line
+    transcript = tmp_path / "t.csv"
+    transcript.write_text(f"start_time,stop_time,value\n1,2,{HUGE}\n")
+    line = _one_line_error(cli_cmd, cli_env, ["predict", "--model", model, "--transcript",
+                                              str(transcript)])
+    assert f"{transcript}:2: cannot parse the CSV" in line and "xxx" not in line
+
+
+# ----------------------------------------------------------------------------- names
+def test_a_file_name_that_is_not_utf8_keeps_the_batch(tmp_path: Path, trained_run, cli_cmd,
+                                                      cli_env) -> None:
+    """#13 item 6: one b'\\xff' in a file name raised UnicodeEncodeError writing --out, and
+    every score was lost."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    text = "start_time,stop_time,value\n1,2,i feel low\n"
+    (folder / os.fsdecode(b"\xff_TRANSCRIPT.csv")).write_text(text)
+    (folder / "ok_TRANSCRIPT.csv").write_text(text)
+    out = tmp_path / "scores.csv"
+    res = subprocess.run([*cli_cmd, "predict", str(folder), "--model",
+                          str(trained_run("tfidf-lr")), "--out", str(out)],
+                         env=cli_env, capture_output=True, timeout=300)
+    assert res.returncode == 0, res.stderr.decode("utf-8", "replace")
+    rows = out.read_text(encoding="utf-8").splitlines()
+    assert len(rows) == 3 and any(r.startswith("\\xff,") for r in rows)
+
+
+def test_text_that_is_not_utf8_writes_with_include_text(tmp_path: Path, trained_run, cli_cmd,
+                                                        cli_env) -> None:
+    import json
+
+    out = tmp_path / "r.json"
+    res = subprocess.run([*cli_cmd, "predict", "--model", str(trained_run("tfidf-lr")),
+                          "--text", b"i feel \xff low", "--include-text", "--out", str(out)],
+                         env=cli_env, capture_output=True, timeout=300)
+    assert res.returncode == 0, res.stderr.decode("utf-8", "replace")
+    result = json.loads(out.read_text(encoding="utf-8"))
+    assert "\udcff" in json.dumps(result, ensure_ascii=False)
+    assert res.stdout.decode() == out.read_text(encoding="utf-8")

@@ -32,7 +32,10 @@ def output_errors(path: Path, body: bool = False) -> Iterator[None]:
     except OSError as e:
         if body and e.errno not in _WRITE_ERRNOS:
             raise
-        raise OutputError(f"cannot write ({e.strerror or e})", path) from e
+        reason = e.strerror or str(e)
+        if isinstance(e, FileExistsError | NotADirectoryError):  # from mkdir(exist_ok=True)
+            reason = "a folder on its path is a file"
+        raise OutputError(f"cannot write ({reason})", path) from e
 
 
 @cache
