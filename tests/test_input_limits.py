@@ -11,13 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from depscreen.errors import OutputError
-
 
 # ----------------------------------------------------------------------------- outputs
 @pytest.mark.parametrize("code", [errno.ENOSPC, errno.EACCES])
 def test_a_failing_write_is_an_output_error_naming_the_path(code, tmp_path: Path,
                                                             monkeypatch) -> None:
+    from depscreen.errors import OutputError
     from depscreen.utils import atomic
 
     def fail(*args, **kwargs):
@@ -32,6 +31,7 @@ def test_a_failing_write_is_an_output_error_naming_the_path(code, tmp_path: Path
 
 
 def test_a_read_only_folder_is_an_output_error(tmp_path: Path, monkeypatch) -> None:
+    from depscreen.errors import OutputError
     from depscreen.utils import atomic
 
     def read_only(*args, **kwargs):
@@ -44,6 +44,7 @@ def test_a_read_only_folder_is_an_output_error(tmp_path: Path, monkeypatch) -> N
 
 
 def test_disk_full_while_writing_a_folder_is_an_output_error(tmp_path: Path) -> None:
+    from depscreen.errors import OutputError
     from depscreen.utils import atomic
 
     with pytest.raises(OutputError, match="No space left"):
@@ -56,6 +57,7 @@ def test_prepare_into_an_unwritable_folder_is_one_line(tmp_path: Path, monkeypat
     from corpora.fixtures import write_manifest
 
     from depscreen.corpora import prepare as prep
+    from depscreen.errors import OutputError
 
     manifest = write_manifest(tmp_path / "m.csv", [
         {"session_id": "a", "label": 1, "text": "i feel low", "split": "train"}])
@@ -314,3 +316,151 @@ def test_text_that_is_not_utf8_writes_with_include_text(tmp_path: Path, trained_
     result = json.loads(out.read_text(encoding="utf-8"))
     assert "\udcff" in json.dumps(result, ensure_ascii=False)
     assert res.stdout.decode() == out.read_text(encoding="utf-8")
+
+
+# ----------------------------------------------------------------------------- overlaps
+OVERLAPPING = [(1.0, 2.0, "Ellie", "hi"), (10.0, 15.0, "Participant", "SECRET one"),
+               (12.0, 14.0, "Participant", "two"), (14.5, 16.0, "Participant", "three"),
+               (16.0, 17.0, "Participant", "four")]
+
+
+def test_overlapping_participant_lines_are_merged_with_a_warning() -> None:
+    """#13 item 7: 10-15 s and 12-14 s were both scored, their audio counted twice."""
+    from corpora.fixtures import daic_transcript
+
+    from depscreen.corpora.transcripts import parse_transcript, participant_utterances
+    from depscreen.errors import WarningCollector
+
+    lines = parse_transcript(daic_transcript(OVERLAPPING), "t.csv")
+    warnings = WarningCollector()
+    utts, _ = participant_utterances("300", lines, "t.csv", warnings)
+    assert [(u.start, u.end, u.text) for u in utts] == [
+        (10.0, 16.0, "SECRET one two three"), (16.0, 17.0, "four")]  # touching: kept apart
+    (w,) = warnings.items
+    assert "2 participant line(s) overlapping" in w.message and "4 lines -> 2" in w.message
+    assert "SECRET" not in str(w)
+
+
+def test_predict_merges_overlapping_lines_too(tmp_path: Path) -> None:
+    from corpora.fixtures import daic_transcript
+
+    from depscreen.inference.inputs import Context, read_transcript
+
+    path = tmp_path / "t.csv"
+    path.write_text(daic_transcript(OVERLAPPING))
+    ctx = Context()
+    utts = read_transcript(path, "300", None, ctx)
+    assert [(u.start, u.end) for u in utts] == [(10.0, 16.0), (16.0, 17.0)]
+    assert any("overlapping" in w for w in ctx.warnings)
+
+
+# ----------------------------------------------------------------------------- audio checks
+def _float_wav(path: Path, samples) -> Path:
+    import numpy as np
+    import soundfile as sf
+
+    sf.write(path, np.asarray(samples, dtype=np.float32), 16000, subtype="FLOAT")
+    return path
+
+
+@pytest.mark.parametrize("seconds", [1 / 16000, 0.5])
+def test_prepare_skips_audio_shorter_than_a_speech_window(seconds, tmp_path: Path) -> None:
+    from corpora.fixtures import write_manifest, write_wav
+
+    from depscreen.corpora.prepare import prepare
+
+    write_wav(tmp_path / "short.wav", seconds)
+    write_wav(tmp_path / "ok.wav", 3.0)
+    rows = [{"session_id": "short", "label": 1, "audio": "short.wav", "split": "train"},
+            {"session_id": "ok", "label": 0, "audio": "ok.wav", "split": "train"},
+            {"session_id": "d", "label": 0, "text": "fine", "split": "dev"},
+            {"session_id": "t", "label": 1, "text": "low", "split": "test"}]
+    result = prepare("manifest", write_manifest(tmp_path / "m.csv", rows), tmp_path / "prep",
+                     progress=False)
+    assert [s.session_id for s in result.corpus.sessions] == ["ok", "d", "t"]
+    (w,) = result.warnings
+    assert w.session_id == "short" and w.path == str(tmp_path / "short.wav")
+    assert "shorter than the 1 s of the shortest speech window" in w.message
+
+
+def test_prepare_warns_when_a_split_is_empty(tmp_path: Path) -> None:
+    from corpora.fixtures import write_manifest
+
+    from depscreen.corpora.prepare import load_prepared, prepare
+
+    rows = [{"session_id": str(i), "label": i % 2, "text": "words", "split": "test"}
+            for i in range(4)]
+    result = prepare("manifest", write_manifest(tmp_path / "m.csv", rows), tmp_path / "prep",
+                     progress=False)
+    messages = [w.message for w in result.warnings]
+    assert any(m.startswith("no train sessions (train 0, dev 0, test 4)") for m in messages)
+    assert any(m.startswith("no dev sessions") for m in messages)
+    assert [w.message for w in load_prepared(tmp_path / "prep").warnings] == messages
+
+
+def test_feature_extraction_skips_silent_and_non_finite_audio_by_session(tmp_path: Path) -> None:
+    import numpy as np
+
+    from depscreen.corpora.records import Session, Utterance
+    from depscreen.features.audio import LogMelConfig
+    from depscreen.features.cache import extract_corpus
+
+    rng = np.random.default_rng(0)
+    waves = {"silent": np.zeros(48000), "nan": np.full(48000, np.nan),
+             "ok": 0.1 * rng.standard_normal(48000)}
+    sessions = [Session(sid, "train", 0, audio=str(_float_wav(tmp_path / f"{sid}.wav", w)),
+                        utterances=[Utterance(sid, 0.0, 3.0, "")])
+                for sid, w in waves.items()]
+    res = extract_corpus(sessions, LogMelConfig(), tmp_path / "cache", jobs=1, progress=False)
+    assert set(res.handles) == {"ok"}
+    by_id = {w.session_id: str(w) for w in res.warnings}
+    assert "session silent: audio skipped" in by_id["silent"] and "silent" in by_id["silent"]
+    assert "session nan: audio skipped" in by_id["nan"] and "non-finite" in by_id["nan"]
+    assert str(tmp_path / "nan.wav") in by_id["nan"]
+
+
+def test_huge_float_samples_are_out_of_range_naming_the_file(tmp_path: Path) -> None:
+    """#13 item 8: 1e30 samples were 'non-finite' (after the spectrum overflowed), unnamed."""
+    from depscreen.audio import load_audio
+    from depscreen.errors import AudioError
+
+    wav = _float_wav(tmp_path / "loud.wav", [1e30] * 32000)
+    with pytest.raises(AudioError, match="samples out of range") as err:
+        load_audio(str(wav))
+    assert str(wav) in str(err.value)
+
+
+def test_an_empty_audio_path_says_so() -> None:
+    from depscreen.errors import ConfigError
+    from depscreen.inference.inputs import check_inputs
+
+    with pytest.raises(ConfigError, match="^--audio: empty path$"):
+        check_inputs("", None, "some words", False)
+
+
+def test_a_fifo_or_device_is_not_a_regular_file(tmp_path: Path) -> None:
+    """#13 item 8: a FIFO in a manifest was 'file not found'; it is never opened (that would
+    block)."""
+    from corpora.fixtures import write_manifest
+
+    from depscreen.audio import audio_info
+    from depscreen.corpora.prepare import prepare
+    from depscreen.errors import AudioError, TranscriptError
+    from depscreen.utils.files import read_limited
+
+    fifo = tmp_path / "fifo.wav"
+    os.mkfifo(fifo)
+    device = tmp_path / "null.csv"
+    device.symlink_to("/dev/null")
+    rows = [{"session_id": "f", "label": 1, "audio": "fifo.wav", "split": "train"},
+            {"session_id": "n", "label": 1, "transcript": "null.csv", "split": "train"},
+            {"session_id": "ok", "label": 0, "text": "fine", "split": "train"}]
+    result = prepare("manifest", write_manifest(tmp_path / "m.csv", rows), tmp_path / "prep",
+                     progress=False)
+    by_id = {w.session_id: w.message for w in result.warnings if w.session_id}
+    assert "audio fifo.wav is not a regular file (a FIFO)" in by_id["f"]
+    assert "transcript null.csv is not a regular file (a character device)" in by_id["n"]
+    with pytest.raises(AudioError, match="fifo.wav: is not a regular file \\(a FIFO\\)"):
+        audio_info(str(fifo))
+    with pytest.raises(TranscriptError, match="is not a regular file \\(a character device\\)"):
+        read_limited(device, 100, "transcript", TranscriptError)
