@@ -337,17 +337,11 @@ def _existing(
     # "~" is expanded in training manifests only (prediction never did).
     path = Path(resolve_ref(csv_path.parent, str(Path(value).expanduser())))
     kind = not_regular(path)  # stat only: opening a FIFO would block
-    if kind is not None:
-        warnings.warn(f"session {row.session_id} skipped: {what} {value} is not a regular file "
-                      f"({kind})", csv_path, row.line, row.session_id)
-        return None
-    if not path.is_file():
-        warnings.warn(
-            f"session {row.session_id} skipped: {what} file not found: {value}",
-            csv_path,
-            row.line,
-            row.session_id,
-        )
+    if kind is not None or not path.is_file():
+        why = f"{what} {value} is not a regular file ({kind})" if kind else \
+            f"{what} file not found: {value}"
+        warnings.warn(f"session {row.session_id} skipped: {why}", csv_path, row.line,
+                      row.session_id)
         return None
     return path
 

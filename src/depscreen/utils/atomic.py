@@ -116,8 +116,7 @@ def atomic_folder(path: str | Path) -> Iterator[Path]:
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; a plain mkdir would not
     try:
-        with output_errors(path, body=True):
-            yield tmp
+        yield tmp  # the caller's work: its own errors are its to report (evaluate does)
         with output_errors(path):
             old = None
             if path.exists():
