@@ -19,11 +19,20 @@ import numpy as np
 import soundfile as sf
 
 from depscreen.errors import AudioError
+from depscreen.utils.limits import check_member, check_regular
 
 ZIP_SEP = "::"
 TARGET_SR = 16000
 # Refuse absurdly large files up front instead of running out of memory (configurable).
 DEFAULT_MAX_BYTES = 4 * 1024**3
+# The shortest speech window the features use (LogMelConfig.min_seconds): shorter audio
+# gives no speech sample at all.
+MIN_SECONDS = 1.0
+# Below this peak level (-80 dBFS) a recording is treated as silent.
+SILENCE_PEAK = 1e-4
+# Float samples are nominally within +-1 (some tools write +-32768); far above that the
+# spectrum overflows float32 (1e30 -> inf), so such a file is refused by name.
+MAX_SAMPLE = 1e6
 
 
 def zip_ref(archive: str | Path, member: str) -> str:
@@ -50,6 +59,8 @@ def _ref_errors(ref: str) -> Iterator[None]:
         raise AudioError(f"no member {member!r} in the zip archive", path) from e
     except zipfile.BadZipFile as e:
         raise AudioError("not a valid zip archive", path) from e
+    except (RuntimeError, NotImplementedError) as e:  # encrypted; unknown compression method
+        raise AudioError(f"cannot read the zip member ({e})", ref) from e
 
 
 @contextlib.contextmanager
@@ -91,7 +102,9 @@ class AudioInfo:
 
 
 def audio_info(ref: str, max_bytes: int = DEFAULT_MAX_BYTES) -> AudioInfo:
-    """Header information without decoding the samples. Raises AudioError for unusable files."""
+    """Header information without decoding the samples. Raises AudioError for unusable files:
+    not a regular file (a FIFO would block), or a zip member that is encrypted or a zip bomb."""
+    _check_source(ref, max_bytes)
     size = ref_size(ref)
     if size == 0:
         raise AudioError("empty file (0 bytes)", ref)
@@ -118,6 +131,15 @@ def audio_info(ref: str, max_bytes: int = DEFAULT_MAX_BYTES) -> AudioInfo:
                          f"{max_bytes / 1024**2:.0f} MiB allows (raise --max-audio-mb)", ref)
     return AudioInfo(int(info.samplerate), int(info.channels), int(info.frames),
                      str(info.subtype or ""))
+
+
+def _check_source(ref: str, max_bytes: int) -> None:
+    path, member = split_ref(ref)
+    if member is None:
+        check_regular(path, AudioError)
+        return
+    with _ref_errors(ref), zipfile.ZipFile(path) as z:
+        check_member(z.getinfo(member), max_bytes, "the audio", AudioError, ref)
 
 
 def _short(e: Exception) -> str:
@@ -157,6 +179,8 @@ def load_audio(
             raise AudioError(f"cannot decode audio ({_short(e)})", ref) from e
     if pcm16:
         data = np.multiply(data, np.float32(1.0 / 32768.0), dtype=np.float32)
+    else:
+        _check_samples(data, ref)
     if data.shape[1] > 1:
         notes.append(f"{info.channels} channels mixed down to mono")
         data = data.mean(axis=1, dtype=np.float32)
@@ -165,9 +189,18 @@ def load_audio(
     if file_sr != sr:
         notes.append(f"resampled from {file_sr} Hz to {sr} Hz")
         data = resample(data, file_sr, sr)
-    if not pcm16 and not np.all(np.isfinite(data)):
-        raise AudioError("audio contains non-finite samples (NaN or infinity)", ref)
     return np.ascontiguousarray(data, dtype=np.float32), notes
+
+
+def _check_samples(data: np.ndarray, ref: str) -> None:
+    """AudioError naming `ref` for NaN/infinite samples or samples far out of range, checked
+    before mixing and resampling (which would turn 1e30 into infinity)."""
+    if not np.all(np.isfinite(data)):
+        raise AudioError("audio contains non-finite samples (NaN or infinity)", ref)
+    peak = float(np.max(np.abs(data))) if data.size else 0.0
+    if peak > MAX_SAMPLE:
+        raise AudioError(f"audio samples out of range (peak {peak:.3g}; expected about +-1)",
+                         ref)
 
 
 def resample(x: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:

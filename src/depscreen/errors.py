@@ -52,6 +52,13 @@ class OutputError(DepscreenError):
     exit_code = 2
 
 
+class WriteError(OutputError):
+    """An output cannot be written (read-only folder, disk full, permissions): names the path
+    and the system's reason. Not the user's argument but the machine's state: status 1."""
+
+    exit_code = 1
+
+
 class Interrupted(DepscreenError):
     """Work was stopped (Ctrl-C) and can be resumed; the CLI exits with status 130."""
 

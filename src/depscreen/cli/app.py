@@ -1,7 +1,8 @@
 """The `depscreen` app: the Typer object, the consoles, and `main`, the entry point.
 
-Library code raises `DepscreenError`; here it becomes a one-line message and exit code 1
-(2 for an `OutputError`: an output path the policy refuses; no traceback for a user's mistake); with DEPSCREEN_DEBUG=1 the traceback follows the message.
+Library code raises `DepscreenError`; here it becomes a one-line message (no traceback for a
+user's mistake) and the error's exit code: 1, or 2 for an output path the policy refuses
+(`OutputError`). With DEPSCREEN_DEBUG=1 the traceback follows the message.
 `Interrupted` (and Ctrl-C) exit with status 130 and a hint to resume.
 """
 

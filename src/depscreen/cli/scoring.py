@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -142,6 +141,7 @@ def predict(
     from depscreen.inference.inputs import check_inputs
     from depscreen.inference.predict import predict_interview
     from depscreen.utils.atomic import atomic_write_text
+    from depscreen.utils.unicode import json_text
 
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
@@ -170,7 +170,7 @@ def predict(
             loaded, audio=audio, transcript=transcript, text=text, asr=asr,
             max_audio_bytes=max_bytes, include_text=include_text, verbose=verbose,
         )
-        payload = json.dumps(result, indent=2, ensure_ascii=False) + "\n"
+        payload = json_text(result) + "\n"  # a name or --text that is not UTF-8 still writes
         if target is not None:
             atomic_write_text(target, payload)
         for w in result["warnings"]:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from depscreen import audio
 from depscreen.corpora.records import PHQ8_ITEMS, SPLITS, Corpus, Session
-from depscreen.corpora.session_files import AudioFormats, zip_member
+from depscreen.corpora.session_files import AudioFormats, too_short, zip_member
 from depscreen.corpora.tables import (
     LabelRow,
     check_unique,
@@ -39,7 +39,8 @@ from depscreen.corpora.transcripts import (
     redact_content,
 )
 from depscreen.errors import AudioError, CorpusError, TranscriptError, WarningCollector
-from depscreen.utils.files import ZIP_READ_ERRORS
+from depscreen.utils.files import read_limited
+from depscreen.utils.limits import MAX_TEXT_BYTES, ZIP_READ_ERRORS, read_member
 
 # --- Known quirks, from /work/shared/daic-woz-format.md ("Known quirks"). ---------------
 # Transcript out of sync with the audio: seconds added to every transcript time.
@@ -270,28 +271,32 @@ def folder_files(
     transcript = None
     if transcript_path is not None:
         try:
-            transcript = (transcript_path.read_bytes(), str(transcript_path))
-        except OSError as e:
-            warnings.warn(
-                f"session {sid} skipped: cannot read transcript ({e.strerror or e})",
-                transcript_path,
-                None,
-                sid,
-            )
+            data = read_limited(transcript_path, MAX_TEXT_BYTES, "transcript", TranscriptError,
+                                empty_message="empty transcript (0 bytes)")
+        except TranscriptError as e:
+            warnings.warn(f"session {sid} skipped: {e.reason}", e.path, None, sid)
             return None
+        transcript = (data, str(transcript_path))
     return (str(audio_path) if audio_path else None), transcript
 
 
 def _zip_files(
     archive: Path, audio_name: str, transcript_name: str, warnings: WarningCollector, sid: str
 ) -> tuple[str | None, tuple[bytes, str] | None] | None:
-    """Like `folder_files` for a session zip, read in place. None when the zip is unreadable."""
+    """Like `folder_files` for a session zip, read in place. None when the zip is unreadable
+    or its transcript member is encrypted or too large (read bounded: a zip bomb costs no
+    memory)."""
     try:
         with zipfile.ZipFile(archive, "r") as z:
             names = z.namelist()
             audio_member = zip_member(names, audio_name)
             transcript_member = zip_member(names, transcript_name)
-            data = z.read(transcript_member) if transcript_member else None
+            data = (read_member(z, transcript_member, MAX_TEXT_BYTES, "the transcript",
+                                TranscriptError, audio.zip_ref(archive, transcript_member))
+                    if transcript_member else None)
+    except TranscriptError as e:
+        warnings.warn(f"session {sid} skipped: {e.reason}", e.path, None, sid)
+        return None
     except ZIP_READ_ERRORS as e:
         warnings.warn(f"session {sid} skipped: unreadable zip archive ({e})", archive, None, sid)
         return None
@@ -328,6 +333,9 @@ def build_session(
         info = audio.audio_info(audio_ref, max_bytes=max_audio_bytes)
     except AudioError as e:
         warnings.warn(f"session {sid} skipped: {e.reason}", e.path, None, sid)
+        return None
+    if (short := too_short(info)) is not None:
+        warnings.warn(f"session {sid} skipped: {short}", audio_ref, None, sid)
         return None
     if transcript is None:
         warnings.warn(f"session {sid} skipped: no {names[1]}", source, None, sid)

@@ -56,9 +56,8 @@ reads the file strictly (`read_table`), prediction raises `ConfigError` and read
 
 from __future__ import annotations
 
-import csv
-import io
 import math
+import os
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -66,7 +65,7 @@ from pathlib import Path
 
 from depscreen import audio
 from depscreen.corpora.records import SPLITS, Corpus, Session, Utterance
-from depscreen.corpora.session_files import AudioFormats
+from depscreen.corpora.session_files import AudioFormats, too_short
 from depscreen.corpora.splits import stratified_group_split
 from depscreen.corpora.tables import parse_binary, parse_gender, parse_score, read_table
 from depscreen.corpora.transcripts import (
@@ -86,6 +85,8 @@ from depscreen.errors import (
     TranscriptError,
     WarningCollector,
 )
+from depscreen.utils.files import read_limited
+from depscreen.utils.limits import MAX_TEXT_BYTES, csv_records, not_regular
 
 COLUMNS: tuple[str, ...] = (
     "session_id",
@@ -285,6 +286,9 @@ def _build_session(
         except AudioError as e:
             warnings.warn(f"session {sid} skipped: {e.reason}", e.path, None, sid)
             return None
+        if (short := too_short(info)) is not None:
+            warnings.warn(f"session {sid} skipped: {short}", audio_path, None, sid)
+            return None
         audio_ref, duration = str(audio_path), info.duration
         formats.add(sid, info)
 
@@ -332,13 +336,12 @@ def _existing(
 ) -> Path | None:
     # "~" is expanded in training manifests only (prediction never did).
     path = Path(resolve_ref(csv_path.parent, str(Path(value).expanduser())))
-    if not path.is_file():
-        warnings.warn(
-            f"session {row.session_id} skipped: {what} file not found: {value}",
-            csv_path,
-            row.line,
-            row.session_id,
-        )
+    kind = not_regular(path)  # stat only: opening a FIFO would block
+    if kind is not None or not path.is_file():
+        why = f"{what} {value} is not a regular file ({kind})" if kind else \
+            f"{what} file not found: {value}"
+        warnings.warn(f"session {row.session_id} skipped: {why}", csv_path, row.line,
+                      row.session_id)
         return None
     return path
 
@@ -352,11 +355,10 @@ def _transcript_utterances(
     if path is None:
         return [], None
     try:
-        data = path.read_bytes()
-    except OSError as e:
-        warnings.warn(
-            f"session {sid} skipped: cannot read transcript ({e.strerror or e})", path, None, sid
-        )
+        data = read_limited(path, MAX_TEXT_BYTES, "transcript", TranscriptError,
+                            empty_message="empty transcript (0 bytes)")
+    except TranscriptError as e:
+        warnings.warn(f"session {sid} skipped: {e.reason}", path, None, sid)
         return [], None
     text, fallback = decode_transcript(data)
     if fallback:
@@ -477,14 +479,12 @@ def _prediction_rows(path: Path) -> list[tuple[int, dict[str, str]]]:
     (decoded like a transcript), extra cells ignored, and the last of two same-named columns
     wins.
     """
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError("manifest not found", path) from None
-    except OSError as e:
-        raise ConfigError(f"cannot read the manifest ({e.strerror})", path) from None
+    if not os.path.lexists(path):
+        raise ConfigError("manifest not found", path)
+    data = read_limited(path, MAX_TEXT_BYTES, "manifest", ConfigError,
+                        empty_message="empty manifest")
     text, _ = decode_transcript(data)
-    records = list(csv.reader(io.StringIO(text, newline="")))
+    records = [row for _first, _last, row in csv_records(text, path, ConfigError)]
     rows = [(i + 1, r) for i, r in enumerate(records) if any(f.strip() for f in r)]
     if not rows:
         raise ConfigError("empty manifest", path)

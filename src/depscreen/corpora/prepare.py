@@ -29,7 +29,12 @@ from depscreen import __version__
 from depscreen.audio import DEFAULT_MAX_BYTES
 from depscreen.corpora.records import PHQ8_ITEMS, SPLITS, Corpus, Session, Utterance
 from depscreen.errors import CorpusError, CorpusWarning
-from depscreen.utils.atomic import atomic_folder, atomic_write_bytes, atomic_write_text
+from depscreen.utils.atomic import (
+    atomic_folder,
+    atomic_write_bytes,
+    atomic_write_text,
+    output_errors,
+)
 from depscreen.utils.csvcells import protect, unprotect
 from depscreen.utils.outputs import check_output_folder, corpus_folder
 
@@ -179,6 +184,7 @@ def prepare(
     records.name = corpus
     if not records.sessions:
         raise CorpusError("no usable sessions were found", root)
+    records.warnings.extend(_empty_splits(records))
     with atomic_folder(target, keep=(FEATURES_DIR,)) as tmp:  # a symlink: its target
         write_prepared(records, tmp, fingerprint=fp, options=options)
     return PrepareResult(out, records, cached=False, generated=generated, warnings=records.warnings)
@@ -188,6 +194,17 @@ def _is_prepared_entry(name: str) -> bool:
     """What a prepared folder holds (and an older writer's interrupted temporary files)."""
     return name in (SESSIONS_FILE, UTTERANCES_FILE, INTERVIEWER_FILE, META_FILE,
                     FEATURES_DIR) or (name.startswith(".") and name.endswith(".tmp"))
+
+
+def _empty_splits(corpus: Corpus) -> list[CorpusWarning]:
+    """One warning per empty split: training needs train and dev (dev picks the threshold),
+    evaluation needs test; a manifest whose rows all landed in test used to pass silently."""
+    counts = {split: len(corpus.by_split(split)) for split in SPLITS}
+    summary = ", ".join(f"{s} {n}" for s, n in counts.items())
+    return [CorpusWarning(f"no {split} sessions ({summary}); "
+                          + ("evaluate needs test sessions" if split == "test" else
+                             "train needs train and dev sessions"))
+            for split, n in counts.items() if n == 0]
 
 
 def _ensure_synthetic(root: Path, synth_config: object | None, progress: bool) -> bool:
@@ -214,8 +231,9 @@ def _ensure_synthetic(root: Path, synth_config: object | None, progress: bool) -
 def write_prepared(corpus: Corpus, out: Path, fingerprint: str, options: dict) -> None:
     """Write sessions.csv, utterances.jsonl.gz, interviewer.jsonl.gz, then prepare.json (the
     completion marker)."""
-    out.mkdir(parents=True, exist_ok=True)
-    (out / META_FILE).unlink(missing_ok=True)  # invalidate first: a crash leaves no stale marker
+    with output_errors(out):
+        out.mkdir(parents=True, exist_ok=True)
+        (out / META_FILE).unlink(missing_ok=True)  # invalidate first: no stale marker
     # Text cells a spreadsheet would run as formulas are written with a leading "'" (and read
     # back without it), so the file is safe to open and every value round-trips.
     rows = [{k: protect(v) for k, v in s.to_row().items()} for s in corpus.sessions]

@@ -20,6 +20,16 @@ def zip_member(names: list[str], wanted: str) -> str | None:
     return min(hits, key=lambda n: (n.count("/"), n)) if hits else None
 
 
+def too_short(info: audio.AudioInfo) -> str | None:
+    """Why audio this short is unusable (no speech window fits), or None. From the header
+    alone: prepare never decodes the audio (silence and bad samples are found where it is
+    first decoded, when features are extracted)."""
+    if info.duration >= audio.MIN_SECONDS:
+        return None
+    return (f"audio is {info.duration:.2f} s long, shorter than the {audio.MIN_SECONDS:g} s of "
+            "the shortest speech window")
+
+
 class AudioFormats:
     """Collects sessions whose audio is not 16 kHz mono, for one note each."""
 

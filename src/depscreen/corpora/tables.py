@@ -8,14 +8,14 @@ Problems raise `CorpusError` naming the file and line.
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from depscreen.corpora.records import PHQ8_CUTOFF, PHQ8_ITEMS
 from depscreen.errors import CorpusError, WarningCollector
+from depscreen.utils.files import read_limited
+from depscreen.utils.limits import MAX_TEXT_BYTES, csv_records
 
 
 @dataclass(frozen=True)
@@ -53,19 +53,13 @@ def read_table(path: Path, what: str = "label file") -> Table:
     (``,,,`` in some copies of full_test_split.csv) are skipped and counted; short rows are
     padded (trailing empty fields dropped by editors).
     """
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise CorpusError(f"cannot read {what} ({e.strerror or e})", path) from e
+    data = read_limited(path, MAX_TEXT_BYTES, what, CorpusError,
+                        empty_message=f"{what} is empty (no header)")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         raise CorpusError(f"{what} is not UTF-8 text (byte {e.start})", path) from e
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        raw = [(reader.line_num, row) for row in reader]
-    except csv.Error as e:
-        raise CorpusError(f"cannot parse {what} ({e})", path, reader.line_num) from e
+    raw = [(last, row) for _first, last, row in csv_records(text, path, CorpusError)]
     header_at = next((i for i, (_, row) in enumerate(raw) if any(f.strip() for f in row)), None)
     if header_at is None:
         raise CorpusError(f"{what} is empty (no header)", path)

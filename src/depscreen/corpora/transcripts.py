@@ -15,8 +15,6 @@ applies the same rules to the interviewer's lines, kept apart (None without a sp
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import re
 from collections.abc import Sequence
@@ -24,6 +22,7 @@ from dataclasses import dataclass
 
 from depscreen.corpora.records import Utterance
 from depscreen.errors import TranscriptError, WarningCollector
+from depscreen.utils.limits import csv_records
 
 # Times are rounded so that `transcript time + offset` survives float noise reproducibly.
 TIME_DECIMALS = 6
@@ -101,26 +100,25 @@ def parse_transcript(
     are joined back into it (a stray delimiter inside the text).
     """
     delimiter = delimiter or sniff_delimiter(text)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    records = csv_records(text, path, TranscriptError, delimiter)
     header: list[str] | None = None
-    for row in reader:
+    header_line = 0
+    for _first, last, row in records:
         if any(f.strip() for f in row):
-            header = [c.strip().lstrip("\ufeff").lower() for c in row]
+            header, header_line = [c.strip().lstrip("\ufeff").lower() for c in row], last
             break
     if header is None:
         raise TranscriptError("empty transcript (no header)", path)
-    cols = _transcript_columns(header, path, reader.line_num, require_speaker)
+    cols = _transcript_columns(header, path, header_line, require_speaker)
     lines = []
-    first = reader.line_num + 1
-    for row in reader:
-        if reader.line_num > first:  # one record over several lines: an unclosed quote
+    for first, last, row in records:
+        if last > first:  # one record over several lines: an unclosed quote
             raise TranscriptError(
                 f"a quote opened on line {first} is not closed on its line, which would join "
-                f"lines {first}-{reader.line_num} into one utterance", path, first)
-        first = reader.line_num + 1
+                f"lines {first}-{last} into one utterance", path, first)
         if not any(f.strip() for f in row):
             continue
-        lines.append(_parse_row(row, header, cols, path, reader.line_num, delimiter))
+        lines.append(_parse_row(row, header, cols, path, last, delimiter))
     return lines
 
 
@@ -217,6 +215,8 @@ def participant_utterances(
     - `offset` is added to both times (transcript time -> audio time); utterances overlapping
       `cut` (audio time) are dropped; utterances ending after `duration` are dropped with
       one warning for the session.
+    - Repeated lines (same times and text) are dropped, and lines overlapping an earlier one
+      are merged with it (`_merged_overlaps`), one warning with the counts each.
 
     An empty list means the session is unusable; a warning saying why has been recorded.
     """
@@ -275,7 +275,8 @@ def participant_utterances(
         )
         warnings.warn(f"session {session_id} skipped: {why}", path, None, session_id)
     utterances.sort(key=lambda u: (u.start, u.end))
-    return _without_duplicates(session_id, utterances, path, warnings), stats
+    utterances = _without_duplicates(session_id, utterances, path, warnings)
+    return _merged_overlaps(session_id, utterances, path, warnings), stats
 
 
 def _without_duplicates(session_id: str, utterances: list[Utterance], path: str,
@@ -292,6 +293,28 @@ def _without_duplicates(session_id: str, utterances: list[Utterance], path: str,
         warnings.warn(f"session {session_id}: {len(utterances) - len(kept)} duplicated "
                       "transcript line(s) dropped (same times and text)", path, None, session_id)
     return kept
+
+
+def _merged_overlaps(session_id: str, utterances: list[Utterance], path: str,
+                     warnings: WarningCollector) -> list[Utterance]:
+    """Participant lines whose times overlap (10-15 s and 12-14 s) merged into one utterance
+    spanning them, texts in order: their audio would otherwise be scored twice. One warning
+    with the counts. Lines that only touch (one ends where the next starts) stay apart."""
+    merged: list[Utterance] = []
+    n_merged = 0
+    for u in utterances:  # sorted by start
+        last = merged[-1] if merged else None
+        if last is not None and u.start < last.end:
+            merged[-1] = Utterance(session_id, last.start, max(last.end, u.end),
+                                   f"{last.text} {u.text}")
+            n_merged += 1
+        else:
+            merged.append(u)
+    if n_merged:
+        warnings.warn(f"session {session_id}: {n_merged} participant line(s) overlapping an "
+                      f"earlier one merged with it ({len(utterances)} lines -> {len(merged)} "
+                      "utterances), so their audio is not counted twice", path, None, session_id)
+    return merged
 
 
 def interviewer_utterances(

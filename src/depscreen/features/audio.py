@@ -32,6 +32,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from depscreen.audio import MIN_SECONDS
 from depscreen.errors import AudioError, ConfigError, FeatureError
 
 # Bump when the meaning of stored features changes (invalidates every cache entry).
@@ -66,7 +67,7 @@ class LogMelConfig:
     fmax: float | None = None
     amin: float = 1e-10
     max_seconds: float = 8.0
-    min_seconds: float = 1.0
+    min_seconds: float = MIN_SECONDS
 
     def __post_init__(self) -> None:
         def bad(msg: str) -> ConfigError:

@@ -43,7 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
-from depscreen.audio import load_audio, split_ref
+from depscreen.audio import SILENCE_PEAK, load_audio, split_ref
 from depscreen.corpora.records import Corpus, Session
 from depscreen.errors import AudioError, CorpusWarning, DepscreenError, FeatureError
 from depscreen.features.audio import (
@@ -257,6 +257,8 @@ def _extract(task: _Task) -> dict:
     wave = np.zeros(0, dtype=np.float32)
     if any(utterance_windows(s, e, cfg) for s, e in task.times):
         wave, notes = load_audio(task.audio, sr=cfg.sample_rate)
+        if wave.size and float(np.max(np.abs(wave))) < SILENCE_PEAK:
+            raise AudioError("audio is silent (peak level below -80 dBFS)", task.audio)
     frames, samples, missing = session_frames(wave, task.times, cfg, task.rep)
     mean, std = session_stats(frames)
     index = {
@@ -365,8 +367,8 @@ def extract_corpus(
         try:
             key = source_key(s, cfg)
         except DepscreenError as e:
-            warnings.append(CorpusWarning(f"audio skipped: {e.reason}", e.path,
-                                          session_id=s.session_id))
+            warnings.append(CorpusWarning(f"session {s.session_id}: audio skipped: {e.reason}",
+                                          e.path, session_id=s.session_id))
             continue
         npy, idx = _entry_paths(folder, s.session_id, key)
         entry = _load_entry(s.session_id, npy, idx, key, cfg_key)
@@ -383,8 +385,8 @@ def extract_corpus(
         by_id = {t.session_id: t for t in tasks}
         for sid, index, error in done:
             if index is None:
-                warnings.append(CorpusWarning(f"audio skipped: {error}", by_id[sid].audio,
-                                              session_id=sid))
+                warnings.append(CorpusWarning(f"session {sid}: audio skipped: {error}",
+                                              by_id[sid].audio, session_id=sid))
             else:
                 handles[sid] = SessionFeatures(sid, Path(by_id[sid].npy), index)
     order = {s.session_id: i for i, s in enumerate(sessions)}

@@ -31,6 +31,7 @@ from depscreen.inference.predict import predict_interview
 from depscreen.utils.csvcells import protect
 from depscreen.utils.files import ZIP_READ_ERRORS
 from depscreen.utils.outputs import Named
+from depscreen.utils.unicode import encodable
 
 BatchItem = InterviewRef  # one interview of a batch: where its inputs are
 
@@ -199,6 +200,7 @@ def batch_csv(rows: Sequence[dict]) -> str:
     w = csv.DictWriter(buf, fieldnames=list(BATCH_COLUMNS), lineterminator="\n")
     w.writeheader()
     # Session IDs, errors and warnings come from the user's files: no cell may run as a
-    # spreadsheet formula.
-    w.writerows({k: protect(v) for k, v in row.items()} for row in rows)
+    # spreadsheet formula, and a file name that is not UTF-8 is shown as its bytes (\xff).
+    w.writerows({k: protect(encodable(v) if isinstance(v, str) else v) for k, v in row.items()}
+                for row in rows)
     return buf.getvalue()

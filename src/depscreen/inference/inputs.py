@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from depscreen.audio import (
+    SILENCE_PEAK,
     audio_info,
     load_audio,
     open_ref,
@@ -46,12 +47,11 @@ from depscreen.features.text import tokenize
 from depscreen.inference.asr import SPEAKER_NOTE, Recognizer, speech_segments
 from depscreen.inference.bundle import LoadedModel
 from depscreen.utils.files import read_limited
+from depscreen.utils.limits import MAX_TEXT_BYTES
 
 log = logging.getLogger("depscreen.inference")
 
-MAX_TRANSCRIPT_BYTES = 64 * 1024**2
-# Below this peak level (-80 dBFS) a recording is treated as silent.
-SILENCE_PEAK = 1e-4
+MAX_TRANSCRIPT_BYTES = MAX_TEXT_BYTES
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -211,6 +211,8 @@ def read_transcript(path: str | Path, session_id: str, duration: float | None,
 
 def check_inputs(audio: object, transcript: object, text: object, asr: bool) -> None:
     """ConfigError for a combination of inputs that cannot be scored (before any loading)."""
+    if audio is not None and not str(audio).strip():
+        raise ConfigError("--audio: empty path")
     if transcript is not None and text is not None:
         raise ConfigError("--transcript and --text exclude each other; give one")
     if asr and audio is None:

@@ -1,12 +1,14 @@
 """Atomic writes: write to a temporary name in the same folder, fsync, then rename.
 
 An interrupted run never leaves a half-written file that looks complete, and a folder output
-(`atomic_folder`) is built beside its final place and swapped in whole.
+(`atomic_folder`) is built beside its final place and swapped in whole. A write that fails
+(read-only folder, disk full) is a `WriteError` naming the output and the system's reason.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import tempfile
@@ -14,6 +16,26 @@ from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 from typing import IO
+
+from depscreen.errors import WriteError
+
+# Errors of the writing itself, turned into WriteError even when raised in the caller's block
+# (which writes to the file); other OSErrors there are the caller's own and pass unchanged.
+_WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+@contextlib.contextmanager
+def output_errors(path: Path, body: bool = False) -> Iterator[None]:
+    """OSError -> WriteError naming `path` (with `body`: only errors of writing)."""
+    try:
+        yield
+    except OSError as e:
+        if body and e.errno not in _WRITE_ERRNOS:
+            raise
+        reason = e.strerror or str(e)
+        if isinstance(e, FileExistsError | NotADirectoryError):  # from mkdir(exist_ok=True)
+            reason = "a folder on its path is a file"
+        raise WriteError(f"cannot write ({reason})", path) from e
 
 
 @cache
@@ -39,14 +61,16 @@ def _mkstemp(path: Path, suffix: str) -> str:
 def atomic_open(path: str | Path, mode: str = "w", **kwargs) -> Iterator[IO]:
     """Open a temporary file beside `path`; on success rename it over `path`."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _mkstemp(path, ".tmp")
+    with output_errors(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = _mkstemp(path, ".tmp")
     try:
-        with open(tmp, mode, **kwargs) as f:
+        with output_errors(path, body=True), open(tmp, mode, **kwargs) as f:
             yield f
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        with output_errors(path):
+            os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
@@ -67,11 +91,14 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path for writers that take a filename (soundfile, safetensors, savefig)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _mkstemp(path, path.suffix or ".tmp")
+    with output_errors(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = _mkstemp(path, path.suffix or ".tmp")
     try:
-        yield Path(tmp)
-        os.replace(tmp, path)
+        with output_errors(path, body=True):
+            yield Path(tmp)
+        with output_errors(path):
+            os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
@@ -87,12 +114,14 @@ def atomic_folder(path: str | Path, keep: tuple[str, ...] = ()) -> Iterator[Path
     `keep`: entries of the old folder carried over into the new one (moved, not copied, just
     before the swap), e.g. a prepared corpus's feature cache, which stays valid."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; a plain mkdir would not
+    with output_errors(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; a plain mkdir would not
     try:
-        yield tmp
-        _swap(tmp, path, keep)
+        yield tmp  # the caller's work: its own errors are its to report (evaluate does)
+        with output_errors(path):
+            _swap(tmp, path, keep)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import zipfile
-import zlib
 from pathlib import Path
 
 from depscreen.errors import DepscreenError
+from depscreen.utils.limits import ZIP_READ_ERRORS, check_regular, read_member
 
-# What reading a damaged or unusual zip archive raises (NotImplementedError: an unsupported
-# compression method).
-ZIP_READ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, OSError)
+__all__ = ["ZIP_READ_ERRORS", "read_limited"]
 
 
 def read_limited(path: Path, max_bytes: int, what: str, error: type[DepscreenError],
@@ -19,7 +17,8 @@ def read_limited(path: Path, max_bytes: int, what: str, error: type[DepscreenErr
 
     With `member`, `path` is a zip archive and that member is read in place (errors name it
     `path::member`, the form `depscreen.audio.zip_ref` writes). The size is checked before
-    anything is read, so an enormous file costs no memory.
+    anything is read, so an enormous file costs no memory; a FIFO or device is refused
+    without being opened.
     """
     if member is not None:
         return _read_zip_member(Path(path), member, max_bytes, what, error, empty_message)
@@ -29,6 +28,7 @@ def read_limited(path: Path, max_bytes: int, what: str, error: type[DepscreenErr
         raise error("file not found", path) from None
     except OSError as e:
         raise error(f"cannot read the {what} ({e.strerror})", path) from None
+    check_regular(path, error)
     _check_size(size, max_bytes, what, error, empty_message, path)
     try:
         return path.read_bytes()
@@ -45,8 +45,9 @@ def _read_zip_member(archive: Path, member: str, max_bytes: int, what: str,
                 size = z.getinfo(member).file_size
             except KeyError:
                 raise error("the zip archive has no such member", where) from None
-            _check_size(size, max_bytes, what, error, empty_message, where)
-            return z.read(member)
+            if size == 0:
+                raise error(empty_message, where)
+            return read_member(z, member, max_bytes, what, error, where)
     except FileNotFoundError:
         raise error("file not found", archive) from None
     except ZIP_READ_ERRORS as e:
