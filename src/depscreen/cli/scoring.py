@@ -60,6 +60,38 @@ def _score_line(score: dict) -> str:
             f"{'screen positive' if score['screen_at_10'] else 'screen negative'} at 10")
 
 
+def _report_pages(report: Path | None, embed_audio: bool, max_bytes: int, items, inputs):
+    """Check --report before any work: a batch's `BatchReport`, None otherwise."""
+    from depscreen.view.report import BatchReport, check_target, input_paths
+
+    if report is None:
+        if embed_audio:
+            raise DepscreenError("--embed-audio needs --report")
+        return None
+    paths = input_paths(*inputs, *(r for it in items or () for r in (it.audio, it.transcript)))
+    if items is None:
+        check_target(report, paths)
+        return None
+    return BatchReport(report, paths, embed_audio, max_bytes)
+
+
+def _write_report(report: Path | None, result: dict, audio: str | None, max_bytes: int) -> None:
+    """One interview's --report page (nothing without --report)."""
+    from depscreen.view.report import write_page
+
+    if report is not None:
+        write_page(report, result, audio, max_bytes)
+        console.print(f"report -> {plain(report)}", highlight=False, soft_wrap=True)
+
+
+def _finish_report(pages, rows: list[dict], model: str) -> None:
+    """A batch's index page, after its sessions' pages (nothing without --report)."""
+    if pages is not None:
+        pages.finish(rows, model)
+        console.print(f"report -> {plain(pages.index)} (+ {len(pages.pages)} session pages)",
+                      highlight=False, soft_wrap=True)
+
+
 @app.command()
 def predict(
     folder: Annotated[
@@ -104,6 +136,16 @@ def predict(
         bool, typer.Option("--verbose", help="Log details, including transcript text.")
     ] = False,
     max_audio_mb: MaxAudioMB = 4096.0,
+    report: Annotated[
+        Path | None,
+        typer.Option("--report", help="Also write a self-contained HTML page (batch mode: an "
+                     "index ranking the sessions, their pages beside it). Words only with "
+                     "--include-text."),
+    ] = None,
+    embed_audio: Annotated[
+        bool, typer.Option("--embed-audio", help="Embed the recording in the --report page; "
+                           "clicking an utterance plays it.")
+    ] = False,
 ) -> None:
     """Score new interviews: the calibrated probability of depression, the decision at the
     threshold chosen on dev, per-modality probabilities and a per-utterance timeline (JSON).
@@ -142,6 +184,8 @@ def predict(
         items = read_manifest(manifest) if manifest is not None else find_interviews(folder)
     else:
         check_inputs(audio, transcript, text, asr)
+    pages = _report_pages(report, embed_audio, max_bytes, items if batch else None,
+                          [model, audio, transcript, manifest, out_file])
     loaded = load_model(model)
 
     if not batch:
@@ -157,6 +201,7 @@ def predict(
         if "score" in result:
             console.print(_score_line(result["score"]), highlight=False, soft_wrap=True)
         print(payload, end="")
+        _write_report(report, result, audio if embed_audio else None, max_bytes)
         return
 
     def done(item, row) -> None:
@@ -173,7 +218,9 @@ def predict(
                       soft_wrap=True)
 
     rows = predict_batch(loaded, items, asr=asr, max_audio_bytes=max_bytes, verbose=verbose,
-                         on_done=done)
+                         on_done=done, include_text=include_text and pages is not None,
+                         on_result=pages.add if pages is not None else None)
+    _finish_report(pages, rows, loaded.name)
     text_out = batch_csv(rows)
     if out_file is not None:
         atomic_write_text(out_file, text_out)
