@@ -165,9 +165,10 @@ def timeline_block(result: dict, has_audio: bool) -> str:
         f'{hint}</div>')
 
 
-def render_page(result: dict, audio_uri: str | None = None, back_link: str | None = None) -> str:
+def render_page(result: dict, audio_uri: str | None = None,
+                back_link: tuple[str, str] | None = None) -> str:
     """The page of one interview. `audio_uri`: the recording as a data: URI (media.py), or
-    None for a page without audio; `back_link`: a relative link (the batch's index)."""
+    None for a page without audio; `back_link`: (href, label), e.g. the batch's index."""
     model = result["model"]
     sid = str(result["session_id"])
     head = (f'<h1>Screening report: <span id="session">{escape(sid)}</span></h1>'
@@ -178,7 +179,8 @@ def render_page(result: dict, audio_uri: str | None = None, back_link: str | Non
             + (f' · {result["inputs"]["duration_s"] / 60:.1f} min'
                if result["inputs"].get("duration_s") else "") + "</div>")
     if back_link is not None:
-        head = f'<p class="meta"><a href="{escape(back_link)}">← all sessions</a></p>' + head
+        href, label = back_link
+        head = f'<p class="meta"><a href="{escape(href)}">{escape(label)}</a></p>' + head
     if audio_uri is not None and not DATA_URI.fullmatch(audio_uri[:64]):
         raise ValueError("audio_uri must be a base64 data: URI of audio (view/media.py)")
     # A base64 data: URI has no character that needs escaping (checked above; the rest of it

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from urllib.parse import quote
 
 from depscreen.audio import DEFAULT_MAX_BYTES, split_ref
 from depscreen.errors import ConfigError
@@ -50,7 +51,8 @@ def check_target(target: Path, inputs: Iterable[Path], what: str = "--report") -
 
 
 def write_page(path: Path, result: dict, audio: str | None = None,
-               max_bytes: int = DEFAULT_MAX_BYTES, back_link: str | None = None) -> None:
+               max_bytes: int = DEFAULT_MAX_BYTES,
+               back_link: tuple[str, str] | None = None) -> None:
     """One interview's page; `audio` (its recording) is embedded when given."""
     uri = audio_data_uri(audio, max_bytes) if audio is not None else None
     atomic_write_text(path, render_page(result, uri, back_link=back_link))
@@ -75,7 +77,7 @@ class BatchReport:
         path = self.index.parent / name
         check_target(path, self.inputs, what="a session's page")
         write_page(path, result, audio if self.embed_audio else None, self.max_bytes,
-                   back_link=self.index.name)
+                   back_link=(quote(self.index.name), "← all sessions"))
         self.pages[session_id] = name
 
     def finish(self, rows: Sequence[Mapping], model: str) -> None:
