@@ -48,7 +48,8 @@ def colour(value: float | None) -> str:
         return "#d9d9de"
     v = min(1.0, max(0.0, float(value)))
     hue = 215 if v < 0.5 else 4
-    strength = abs(v - 0.5) * 2  # 0 at 0.5, 1 at either end
+    # 0 at 0.5, 1 at either end; the square root makes small departures from 0.5 visible.
+    strength = (abs(v - 0.5) * 2) ** 0.5
     return f"hsl({hue},{int(15 + 55 * strength)}%,{int(93 - 45 * strength)}%)"
 
 
