@@ -138,3 +138,17 @@ def test_serve_refuses_a_non_loopback_host(cli, view_bundle):
 
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
     assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.4")
+
+
+def test_only_serve_and_the_app_touch_the_web_stack():
+    """The package stays offline (tests/test_privacy.py); the web server is confined to the
+    `serve` command and the app module, imported only when serving."""
+    from pathlib import Path
+
+    import depscreen
+
+    root = Path(depscreen.__file__).parent
+    users = sorted(str(p.relative_to(root)) for p in root.rglob("*.py")
+                   if re.search(r"^\s*(?:import|from)\s+(?:uvicorn|fastapi|starlette)\b",
+                                p.read_text(encoding="utf-8"), re.M))
+    assert users == ["cli/serve.py", "view/app.py"]
