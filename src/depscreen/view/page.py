@@ -21,6 +21,7 @@ from depscreen.view.assets import CSP, CSS, SCRIPT
 
 ROWS = (("probability", "fused"), ("text", "text"), ("speech", "speech"))
 SCORE_MAX = 24.0
+SCREEN_AT = 10.0  # the PHQ-8 cutoff: a score-only model's timeline is grey there
 DATA_URI = re.compile(r"data:audio/[a-z0-9.+-]+;base64,[A-Za-z0-9+/=]*")
 
 
@@ -99,7 +100,8 @@ def decision_block(result: dict) -> str:
                      f'on the development set.</p>')
         parts.append(_probability_scale(p, decision["threshold"]))
     if "score" in result:
-        cutoff = decision["threshold"] if decision.get("threshold_level") == "score" else 10
+        cutoff = (decision["threshold"] if decision.get("threshold_level") == "score"
+                  else SCREEN_AT)
         parts.append(_score_block(result["score"], cutoff))
     parts.append("</div>")
     return "".join(parts)
@@ -129,7 +131,10 @@ def _utterance(i: int, e: dict, left: float, width: float) -> str:
     tip = f"#{i + 1} {times} · {probs}"
     if "words" in e:
         tip += f"\n“{e['words']}”"
-    cells = "".join(f'<i style="background:{colour(e.get(key))}"></i>' for key, _ in ROWS)
+    values = [e.get(key) for key, _ in ROWS]
+    if values[0] is None and "score" in e:  # a score-only model: the estimate, grey at 10
+        values[0] = min(e["score"] / (2 * SCREEN_AT), 1.0)
+    cells = "".join(f'<i style="background:{colour(v)}"></i>' for v in values)
     return (f'<div class="utt" tabindex="0" role="button" data-i="{i}" '
             f'data-start="{e["start"]:.3f}" data-end="{e["end"]:.3f}" '
             f'style="left:{left:.4f}%;width:{width:.4f}%" title="{escape(tip)}">{cells}</div>')
