@@ -51,7 +51,7 @@ audio{width:100%;margin-top:10px}
 .caveat{margin-top:26px;padding:10px 14px;background:#fff6e0;border-radius:6px;font-size:13px}
 table{border-collapse:collapse;width:100%;font-size:14px}
 th,td{border-bottom:1px solid var(--line);padding:6px 8px;text-align:left}
-td.num{text-align:right;font-variant-numeric:tabular-nums}
+td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 .err{color:var(--pos)}
 form label{display:block;margin:12px 0 4px;font-weight:600}
 form button{margin-top:16px;font-size:15px;padding:6px 18px}

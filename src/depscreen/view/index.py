@@ -75,10 +75,10 @@ def render_index(rows: Sequence[Mapping], pages: Mapping[str, str], model: str) 
             f'<div class="meta">model {escape(model)} · ranked by '
             f'{"calibrated probability" if any(r["probability"] != "" for r in rows) else "estimated PHQ-8 score"}'
             " · click a session for its page</div>",
-            "<table><thead><tr><th>#</th><th>session</th><th>decision</th><th>probability"
-            "</th><th>text</th><th>speech</th>" + ("<th>PHQ-8 [interval] band</th>"
+            "<table><thead><tr><th>#</th><th>session</th><th>decision</th><th class=\"num\">"
+            "probability</th><th class=\"num\">text</th><th class=\"num\">speech</th>" + ("<th>PHQ-8 [interval] band</th>"
                                                    if has_score else "")
-            + "<th>minutes</th></tr></thead><tbody>"]
+            + "<th class=\"num\">minutes</th></tr></thead><tbody>"]
     rank = 0
     for row in ranked:
         rank += 0 if row["error"] else 1
