@@ -6,7 +6,7 @@
     .venv/bin/python bench/run.py --only logmel,predict
     .venv/bin/python bench/run.py --readme-only      # README table from bench/results.md
 
-Stages (`--only` names): logmel, predict, scaling, training, epoch, reproduce. Each
+Stages (`--only` names): logmel, predict, serve, scaling, training, epoch, reproduce. Each
 measurement runs in a fresh process (`suite.common.run_stage`) so its timings and peak memory
 are its own; single-core figures pin that process to one CPU with one thread per math
 library. Every figure is the median of several runs (the n column; the n=1 figures say so),
@@ -45,7 +45,7 @@ from suite.common import (  # noqa: E402 - needs the bench folder on sys.path
     run_stage,
 )
 
-STAGES = ("logmel", "predict", "scaling", "training", "epoch", "reproduce")
+STAGES = ("logmel", "predict", "serve", "scaling", "training", "epoch", "reproduce")
 README_BEGIN = "<!-- bench:begin -->"
 README_END = "<!-- bench:end -->"
 FULL_COMMAND = "bash dev.sh bench"
@@ -84,6 +84,7 @@ QUICK = Plan(minutes=1, sizes=[5, 10], logmel_seconds=30, logmel_repeats=3, pred
 LOGMEL_MIN_X = 3000.0
 PREDICT_MAX_S = 3.0
 PREDICT_MAX_MIB = 1024.0
+SERVE_MAX_S = 3.0
 REPRODUCE_MAX_S = 15 * 60.0
 LINEAR_SLACK = 1.25  # "roughly linear": time per participant grows by at most 25 %
 FLAT_SLACK = 1.25  # "flat": peak memory grows by at most 25 %
@@ -151,6 +152,19 @@ def build_predict(raw: dict, measured: dict, plan: Plan) -> list[dict]:
         "MiB", [rss], better="lower", target=f"< {PREDICT_MAX_MIB:,.0f} MiB",
         met=rss < PREDICT_MAX_MIB))
     return out
+
+
+def build_serve(raw: dict, measured: dict, minutes: float) -> list[dict]:
+    times = raw["times_s"]
+    return [measurement(
+        "serve.upload", f"`depscreen serve`: upload of a {minutes:g}-min interview (WAV + "
+        "transcript) to the answer's last byte (the page, recording embedded), one core, "
+        "model loaded", "s", times, better="lower", target=f"< {SERVE_MAX_S:g} s",
+        met=median(times) < SERVE_MAX_S,
+        note=(f"upload {raw['upload_bytes'] / 1024**2:.0f} MiB, page "
+              f"{raw['answer_bytes'] / 1024**2:.0f} MiB; {raw['model']} random-initialised; "
+              f"uvicorn on 127.0.0.1; files left in the upload folder: {raw['left_behind']}; "
+              f"peak RSS {measured['peak_rss_mib']:,.0f} MiB"))]
 
 
 def build_scaling(runs: dict[int, list[tuple[dict, dict]]], plan: Plan) -> list[dict]:
@@ -366,6 +380,14 @@ class Suite:
             "audio": iv["audio"], "transcript": iv["transcript"], "repeats":
             self.plan.predict_repeats, "model": str(model) if model else None}, one_core=True)
         self.measurements += build_predict(raw, measured, self.plan)
+
+    def run_serve(self) -> None:
+        iv = self.interview()
+        self.say(f"serve: {self.plan.predict_repeats} uploads to the app, one core")
+        raw, measured = self.stage("serve", {
+            "audio": iv["audio"], "transcript": iv["transcript"],
+            "repeats": self.plan.predict_repeats}, one_core=True)
+        self.measurements += build_serve(raw, measured, self.plan.minutes)
 
     def run_scaling(self) -> None:
         roots = self.corpus_roots()

@@ -6,7 +6,7 @@ below it, never one above, at the top of the file or inside a function:
 
     base (errors, utils, audio, stats, table_models)
       <- corpora <- features <- models <- training <- evaluation <- inference
-      <- recipes (reproduce, audit, cli)
+      <- view <- recipes (reproduce, audit, cli)
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("training", {"training"}),
     ("evaluation", {"evaluation"}),
     ("inference", {"inference"}),
+    ("view", {"view"}),
     ("recipes", {"reproduce", "audit", "cli"}),
 ]
 MAX_MODULE_LINES = 500

@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import os
 import subprocess
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -28,6 +29,12 @@ def test_a_failing_write_is_an_output_error_naming_the_path(code, tmp_path: Path
         atomic.atomic_write_text(target, "{}")
     assert str(target) in str(err.value) and os.strerror(code) in str(err.value)
     assert not target.exists() and not list(tmp_path.iterdir())  # no temporary left
+
+
+def _outside(tmp_path: Path, name: str) -> Path:
+    """An output beside the test's folder: the folder holds the corpus (a manifest's folder is
+    its corpus root), and the output policy refuses writing under it."""
+    return tmp_path.parent / f"{tmp_path.name}-{name}"
 
 
 def test_a_read_only_folder_is_an_output_error(tmp_path: Path, monkeypatch) -> None:
@@ -62,17 +69,14 @@ def test_prepare_into_an_unwritable_folder_is_one_line(tmp_path: Path, monkeypat
 
     manifest = write_manifest(tmp_path / "m.csv", [
         {"session_id": "a", "label": 1, "text": "i feel low", "split": "train"}])
-    real_mkdir = Path.mkdir
 
-    def mkdir(self, *args, **kwargs):
-        if self.name == "out":
-            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
-        return real_mkdir(self, *args, **kwargs)
+    def mkdtemp(*args, **kwargs):  # prepare builds its folder in a temporary sibling
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
 
-    monkeypatch.setattr(Path, "mkdir", mkdir)
+    monkeypatch.setattr(tempfile, "mkdtemp", mkdtemp)
     with pytest.raises(OutputError, match="Permission denied") as err:
-        prep.prepare("manifest", manifest, tmp_path / "out", progress=False)
-    assert str(tmp_path / "out") in str(err.value)
+        prep.prepare("manifest", manifest, _outside(tmp_path, "out"), progress=False)
+    assert str(_outside(tmp_path, "out")) in str(err.value)
 
 
 def _one_line_error(cli_cmd, cli_env, argv) -> str:
@@ -95,7 +99,7 @@ def test_unwritable_outputs_of_predict_and_prepare_are_one_line(tmp_path: Path, 
     assert str(blocker / "out.json") in line and "cannot write (a folder on its path is a file)" in line
     from corpora.fixtures import write_manifest
 
-    manifest = write_manifest(tmp_path / "m.csv", [
+    manifest = write_manifest(tmp_path / "corpus" / "m.csv", [
         {"session_id": "a", "label": 1, "text": "i feel low", "split": "train"}])
     line = _one_line_error(cli_cmd, cli_env, [
         "prepare", "--corpus", "manifest", "--root", str(manifest), "--out",
@@ -152,7 +156,7 @@ def test_a_zipped_transcript_bomb_is_refused_before_reading(tmp_path: Path) -> N
     assert archive.stat().st_size < 2**20
     root = _daic(tmp_path / "daic", DaicSession("300", "train", layout="zip",
                                                  zip_bytes=archive.read_bytes()))
-    result = prepare("daic-woz", root, tmp_path / "prep", progress=False)
+    result = prepare("daic-woz", root, _outside(tmp_path, "prep"), progress=False)
     assert [s.session_id for s in result.corpus.sessions] == ["301", "302"]
     (warning,) = [w for w in result.warnings if w.session_id == "300"]
     assert warning.path == f"{archive}::300_TRANSCRIPT.csv"
@@ -206,7 +210,7 @@ def test_an_encrypted_transcript_member_skips_the_session(tmp_path: Path) -> Non
     _encrypted(archive, "300_TRANSCRIPT.csv")
     root = _daic(tmp_path / "daic", DaicSession("300", "train", layout="zip",
                                                  zip_bytes=archive.read_bytes()))
-    result = prepare("daic-woz", root, tmp_path / "prep", progress=False)
+    result = prepare("daic-woz", root, _outside(tmp_path, "prep"), progress=False)
     assert [s.session_id for s in result.corpus.sessions] == ["301", "302"]
     (warning,) = [w for w in result.warnings if w.session_id == "300"]
     assert warning.path == f"{root / '300_P.zip'}::300_TRANSCRIPT.csv"
@@ -256,7 +260,7 @@ def test_a_huge_field_skips_one_prepared_session(tmp_path: Path) -> None:
 
     bad = daic_transcript([(1, 2, "Ellie", "hi"), (3, 4, "Participant", HUGE)]).encode()
     root = _daic(tmp_path / "daic", DaicSession("300", "train", transcript=bad))
-    result = prepare("daic-woz", root, tmp_path / "prep", progress=False)
+    result = prepare("daic-woz", root, _outside(tmp_path, "prep"), progress=False)
     assert [s.session_id for s in result.corpus.sessions] == ["301", "302"]
     (warning,) = [w for w in result.warnings if w.session_id == "300"]
     assert warning.line == 3 and warning.path.endswith("300_TRANSCRIPT.csv")
@@ -274,7 +278,7 @@ def test_a_huge_field_in_a_manifest_is_one_line(tmp_path: Path, trained_run, cli
             {"session_id": "b", "label": 0, "text": HUGE, "split": "dev"}]
     manifest = write_manifest(tmp_path / "m.csv", rows)
     with pytest.raises(CorpusError, match=r"m.csv:3: cannot parse the CSV \(a field is longer"):
-        prepare("manifest", manifest, tmp_path / "prep", progress=False)
+        prepare("manifest", manifest, _outside(tmp_path, "prep"), progress=False)
     model = str(trained_run("tfidf-lr"))
     line = _one_line_error(cli_cmd, cli_env, ["predict", "--model", model, "--manifest",
                                               str(manifest)])
@@ -376,7 +380,7 @@ def test_prepare_skips_audio_shorter_than_a_speech_window(seconds, tmp_path: Pat
             {"session_id": "ok", "label": 0, "audio": "ok.wav", "split": "train"},
             {"session_id": "d", "label": 0, "text": "fine", "split": "dev"},
             {"session_id": "t", "label": 1, "text": "low", "split": "test"}]
-    result = prepare("manifest", write_manifest(tmp_path / "m.csv", rows), tmp_path / "prep",
+    result = prepare("manifest", write_manifest(tmp_path / "m.csv", rows), _outside(tmp_path, "prep"),
                      progress=False)
     assert [s.session_id for s in result.corpus.sessions] == ["ok", "d", "t"]
     (w,) = result.warnings
@@ -391,12 +395,12 @@ def test_prepare_warns_when_a_split_is_empty(tmp_path: Path) -> None:
 
     rows = [{"session_id": str(i), "label": i % 2, "text": "words", "split": "test"}
             for i in range(4)]
-    result = prepare("manifest", write_manifest(tmp_path / "m.csv", rows), tmp_path / "prep",
+    result = prepare("manifest", write_manifest(tmp_path / "m.csv", rows), _outside(tmp_path, "prep"),
                      progress=False)
     messages = [w.message for w in result.warnings]
     assert any(m.startswith("no train sessions (train 0, dev 0, test 4)") for m in messages)
     assert any(m.startswith("no dev sessions") for m in messages)
-    assert [w.message for w in load_prepared(tmp_path / "prep").warnings] == messages
+    assert [w.message for w in load_prepared(_outside(tmp_path, "prep")).warnings] == messages
 
 
 def test_feature_extraction_skips_silent_and_non_finite_audio_by_session(tmp_path: Path) -> None:
@@ -456,7 +460,7 @@ def test_a_fifo_or_device_is_not_a_regular_file(tmp_path: Path) -> None:
     rows = [{"session_id": "f", "label": 1, "audio": "fifo.wav", "split": "train"},
             {"session_id": "n", "label": 1, "transcript": "null.csv", "split": "train"},
             {"session_id": "ok", "label": 0, "text": "fine", "split": "train"}]
-    result = prepare("manifest", write_manifest(tmp_path / "m.csv", rows), tmp_path / "prep",
+    result = prepare("manifest", write_manifest(tmp_path / "m.csv", rows), _outside(tmp_path, "prep"),
                      progress=False)
     by_id = {w.session_id: w.message for w in result.warnings if w.session_id}
     assert "audio fifo.wav is not a regular file (a FIFO)" in by_id["f"]

@@ -273,6 +273,32 @@ def stage_predict(p: dict) -> dict:
     return out
 
 
+# ----------------------------------------------------------------------------- serve
+def stage_serve(p: dict) -> dict:
+    """`depscreen serve`'s app answering an upload of one interview, one core (bench_serve)."""
+    import tempfile
+
+    from bench_predict import random_model
+    from bench_serve import multipart, post, start_server
+
+    from depscreen.view.app import create_app
+
+    _one_thread()
+    loaded = random_model()
+    with tempfile.TemporaryDirectory() as uploads:
+        server, thread, port = start_server(create_app(loaded, tmp_parent=uploads))
+        body = multipart(Path(p["audio"]), Path(p["transcript"]))
+        first, status, size = post(port, body)  # warm-up: first-call costs are loading's
+        if status != 200:
+            raise RuntimeError(f"the app answered {status}")
+        times = [post(port, body)[0] for _ in range(p["repeats"])]
+        left = list(Path(uploads).iterdir())
+        server.should_exit = True
+        thread.join(timeout=10)
+    return {"model": loaded.name, "upload_bytes": len(body), "answer_bytes": size,
+            "first_s": first, "times_s": times, "left_behind": len(left)}
+
+
 # ----------------------------------------------------------------------------- set-up helpers
 def stage_setup_corpus(p: dict) -> dict:
     """Untimed: generate the synthetic corpus (and subsets), or find them cached."""
@@ -313,6 +339,7 @@ STAGES = {
     "train_throughput": stage_train_throughput,
     "paper_epoch": stage_paper_epoch,
     "predict": stage_predict,
+    "serve": stage_serve,
     "setup_corpus": stage_setup_corpus,
     "setup_interview": stage_setup_interview,
     "setup_prepared": stage_setup_prepared,

@@ -59,19 +59,47 @@ def _score_line(score: dict) -> str:
             f"{'screen positive' if score['screen_at_10'] else 'screen negative'} at 10")
 
 
-def _out_target(out_file: Path | None, force: bool, model: Path, audio: str | None,
-                transcript: Path | None, manifest: Path | None, folder: Path | None,
-                items) -> Path | None:
+def _out_target(out_file: Path | None, force: bool, inputs: list) -> Path | None:
     """Where predict writes --out (a symlink's target), checked by the output policy before
     any work: never one of its inputs, a device or a folder; an existing file only with
     --force."""
-    from depscreen.inference.batch import predict_inputs
     from depscreen.utils.outputs import check_output_file
 
     if out_file is None:
         return None
-    return check_output_file(out_file, force=force, inputs=predict_inputs(
-        model, audio, transcript, manifest, folder, items))
+    return check_output_file(out_file, force=force, inputs=inputs)
+
+
+def _report_pages(report: Path | None, embed_audio: bool, max_bytes: int, force: bool,
+                  inputs: list, items) -> tuple[Path | None, object]:
+    """Check --report before any work (the output policy, with --out as one more input):
+    the single page's path, and a batch's `BatchReport` (None otherwise)."""
+    from depscreen.view.report import BatchReport, check_target
+
+    if report is None:
+        if embed_audio:
+            raise DepscreenError("--embed-audio needs --report")
+        return None, None
+    if items is None:
+        return check_target(report, inputs, force), None
+    return report, BatchReport(report, inputs, embed_audio, max_bytes, force)
+
+
+def _write_report(report: Path | None, result: dict, audio: str | None, max_bytes: int) -> None:
+    """One interview's --report page (nothing without --report)."""
+    from depscreen.view.report import write_page
+
+    if report is not None:
+        write_page(report, result, audio, max_bytes)
+        console.print(f"report -> {plain(report)}", highlight=False, soft_wrap=True)
+
+
+def _finish_report(pages, rows: list[dict], model: str) -> None:
+    """A batch's index page, after its sessions' pages (nothing without --report)."""
+    if pages is not None:
+        pages.finish(rows, model)
+        console.print(f"report -> {plain(pages.index)} (+ {len(pages.pages)} session pages)",
+                      highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -113,7 +141,8 @@ def predict(
                      "(never one of the inputs; a symlink is written through)."),
     ] = None,
     force: Annotated[
-        bool, typer.Option("--force", help="Replace an existing file at --out.")
+        bool, typer.Option("--force", help="Replace an existing file at --out (and existing "
+                           "--report pages).")
     ] = False,
     include_text: Annotated[
         bool, typer.Option("--include-text", help="Put each utterance's words in the timeline.")
@@ -122,6 +151,16 @@ def predict(
         bool, typer.Option("--verbose", help="Log details, including transcript text.")
     ] = False,
     max_audio_mb: MaxAudioMB = 4096.0,
+    report: Annotated[
+        Path | None,
+        typer.Option("--report", help="Also write a self-contained HTML page (batch mode: an "
+                     "index ranking the sessions, their pages beside it). Words only with "
+                     "--include-text."),
+    ] = None,
+    embed_audio: Annotated[
+        bool, typer.Option("--embed-audio", help="Embed the recording in the --report page; "
+                           "clicking an utterance plays it.")
+    ] = False,
 ) -> None:
     """Score new interviews: the calibrated probability of depression, the decision at the
     threshold chosen on dev, per-modality probabilities and a per-utterance timeline (JSON).
@@ -135,8 +174,11 @@ def predict(
     """
     import logging
 
-    from depscreen import CAVEAT
-    from depscreen.inference.batch import batch_csv, find_interviews, predict_batch, read_manifest
+    from depscreen.inference.batch import (
+        find_interviews,
+        predict_inputs,
+        read_manifest,
+    )
     from depscreen.inference.bundle import load_model
     from depscreen.inference.inputs import check_inputs
     from depscreen.inference.predict import predict_interview
@@ -161,8 +203,11 @@ def predict(
         items = read_manifest(manifest) if manifest is not None else find_interviews(folder)
     else:
         check_inputs(audio, transcript, text, asr)
-    target = _out_target(out_file, force, model, audio, transcript, manifest, folder,
-                         items if batch else ())
+    inputs = predict_inputs(model, audio, transcript, manifest, folder, items if batch else ())
+    target = _out_target(out_file, force, inputs)
+    report, pages = _report_pages(report, embed_audio, max_bytes, force,
+                                  [*inputs, ("the --out file", out_file)],
+                                  items if batch else None)
     loaded = load_model(model)
 
     if not batch:
@@ -178,23 +223,38 @@ def predict(
         if "score" in result:
             console.print(_score_line(result["score"]), highlight=False, soft_wrap=True)
         print(payload, end="")
+        _write_report(report, result, audio if embed_audio else None, max_bytes)
         return
 
+    _score_batch(loaded, items, asr, max_bytes, verbose, include_text, pages, target, out_file)
+
+
+def _batch_line(row: dict) -> str:
+    """A scored session's line: its probability and/or estimated score, or its error."""
+    if row["error"]:
+        return f"error: {row['error']}"
+    score = (f"PHQ-8 {row['score']} [{row['score_low']}, {row['score_high']}] {row['band']}"
+             if row["score"] != "" else "")
+    if row["probability"] == "":  # a score model without a binary head
+        return score
+    return f"{row['probability']:.3f}" + (f", {score}" if score else "")
+
+
+def _score_batch(loaded, items, asr: bool, max_bytes: int, verbose: bool, include_text: bool,
+                 pages, target: Path | None, out_file: Path | None) -> None:
+    """Batch mode: one CSV row per session (to --out or stdout), pages as each is scored."""
+    from depscreen import CAVEAT
+    from depscreen.inference.batch import batch_csv, predict_batch
+    from depscreen.utils.atomic import atomic_write_text
+
     def done(item, row) -> None:
-        if row["error"]:
-            state = f"error: {row['error']}"
-        elif row["probability"] == "":  # a score model without a binary head
-            state = f"PHQ-8 {row['score']} [{row['score_low']}, {row['score_high']}] {row['band']}"
-        else:
-            state = f"{row['probability']:.3f}"
-            if row["score"] != "":
-                state += f", PHQ-8 {row['score']} [{row['score_low']}, {row['score_high']}] " \
-                         f"{row['band']}"
-        console.print(f"{plain(item.session_id)}: {plain(state)}", highlight=False,
+        console.print(f"{plain(item.session_id)}: {plain(_batch_line(row))}", highlight=False,
                       soft_wrap=True)
 
     rows = predict_batch(loaded, items, asr=asr, max_audio_bytes=max_bytes, verbose=verbose,
-                         on_done=done)
+                         on_done=done, include_text=include_text and pages is not None,
+                         on_result=pages.add if pages is not None else None)
+    _finish_report(pages, rows, loaded.name)
     text_out = batch_csv(rows)
     if target is not None:
         atomic_write_text(target, text_out)

@@ -151,10 +151,15 @@ def predict_batch(
     max_audio_bytes: int = DEFAULT_MAX_BYTES,
     verbose: bool = False,
     on_done: Callable[[BatchItem, dict], None] | None = None,
+    *,
+    include_text: bool = False,
+    on_result: Callable[[BatchItem, dict], None] | None = None,
 ) -> list[dict]:
     """One row per interview (columns `BATCH_COLUMNS`). An interview that cannot be scored
     gets its error in the `error` column; the others are still scored. `asr` transcribes
-    interviews that have audio but no transcript or text."""
+    interviews that have audio but no transcript or text. `on_result(item, result)` sees
+    each full result (with words when `include_text`: the rows never hold them) as it is
+    made, e.g. to write its page; a DepscreenError it raises becomes the row's error."""
     rows = []
     recognizer = Recognizer() if asr else None
     for it in items:
@@ -166,8 +171,10 @@ def predict_batch(
                 loaded, audio=it.audio, transcript=it.transcript, text=it.text,
                 asr=asr and it.audio is not None and it.transcript is None and it.text is None,
                 session_id=it.session_id, max_audio_bytes=max_audio_bytes, verbose=verbose,
-                recognizer=recognizer,
+                recognizer=recognizer, include_text=include_text,
             )
+            if on_result is not None:
+                on_result(it, res)
         except DepscreenError as e:
             row["error"] = str(e)
         else:
