@@ -37,6 +37,7 @@ def rd():
 @pytest.fixture
 def ravdess(tmp_path: Path) -> Path:
     root = tmp_path / "RAVDESS" / "Audio_Speech_Actors_01-24"
+    # 1 s clips: prepare skips audio shorter than the shortest speech window (1 s)
     rng = np.random.default_rng(0)
     for actor in ACTORS:
         folder = root / f"Actor_{actor}"
@@ -44,7 +45,7 @@ def ravdess(tmp_path: Path) -> Path:
         for emotion in EMOTIONS:
             for statement in ("01", "02"):
                 name = f"03-01-{emotion}-01-{statement}-01-{actor}.wav"
-                sf.write(folder / name, 0.01 * rng.standard_normal(800), 16000)
+                sf.write(folder / name, 0.01 * rng.standard_normal(16000), 16000)
         # not audio-only speech: song (vocal 02) and audio-video (modality 01)
         sf.write(folder / f"03-02-04-01-01-01-{actor}.wav", np.zeros(800), 16000)
         sf.write(folder / f"01-01-04-01-01-01-{actor}.wav", np.zeros(800), 16000)
