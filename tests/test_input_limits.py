@@ -469,3 +469,46 @@ def test_a_fifo_or_device_is_not_a_regular_file(tmp_path: Path) -> None:
         audio_info(str(fifo))
     with pytest.raises(TranscriptError, match="is not a regular file \\(a character device\\)"):
         read_limited(device, 100, "transcript", TranscriptError)
+
+
+# ----------------------------------------------------------------------------- found by the fuzz harness
+def test_an_open_quote_in_a_manifest_header_is_one_line_without_rows(tmp_path: Path, cli) -> None:
+    """tests/fuzz: a quote left open in the header swallowed the rows into a column name,
+    and the error printed them, over two lines."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    manifest = corpus / "m.csv"
+    manifest.write_text('session_id,"label,split,audio\nSECRET0,0,train,good.wav\n')
+    code, out, err = cli("prepare", "--corpus", "manifest", "--root", manifest, "--out",
+                         tmp_path / "prep")
+    assert code == 1 and "Traceback" not in err
+    assert err.count("\n") == 1 and err.startswith(f"error: {manifest}:1: missing required")
+    assert "SECRET" not in err and "(found: session_id, label,split,audio…)" in err
+
+
+@pytest.mark.parametrize("column", ["audio", "transcript"])
+def test_a_path_too_long_for_the_system_is_a_row_problem(column, tmp_path: Path, trained_run,
+                                                         cli) -> None:
+    """tests/fuzz: a 300-character file name in a manifest raised OSError (File name too
+    long) from a stat, a traceback in prepare and in predict --manifest."""
+    from corpora.fixtures import write_manifest
+
+    from depscreen.corpora.prepare import prepare
+
+    long = "x" * 300
+    rows = [{"session_id": "a", "label": 1, column: long, "split": "train"},
+            {"session_id": "b", "label": 0, "text": "fine", "split": "train"}]
+    manifest = write_manifest(tmp_path / "corpus" / "m.csv", rows)
+    result = prepare("manifest", manifest, tmp_path / "prep", progress=False)
+    (w,) = [w for w in result.warnings if w.session_id == "a"]
+    assert "is not a regular file (unusable: File name too long)" in w.message
+    model = trained_run("tfidf-lr" if column == "transcript" else "lstm-cnn-speech")
+    code, out, err = cli("predict", "--model", model, "--manifest", manifest, "--out",
+                         tmp_path / "s.csv")
+    assert code == 1 and "Traceback" not in err
+    assert "File name too long" in (tmp_path / "s.csv").read_text()
+
+
+def test_a_line_break_in_a_file_name_keeps_the_error_on_one_line(tmp_path: Path, cli) -> None:
+    code, out, err = cli("predict", "--model", tmp_path / "a\nb.dsb", "--text", "hello there")
+    assert code == 1 and err.count("\n") == 1 and "a\\x0ab.dsb" in err

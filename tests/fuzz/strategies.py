@@ -84,13 +84,21 @@ def transcripts(draw) -> bytes:
 PATH_KINDS = ["good.wav", "good.csv", "missing.wav", "/etc/passwd", "dir", "fifo", "devnull",
               "../outside.wav", "../../../../etc/hostname", "", " ", "good.wav::m", "g.zip::a.wav",
               "bad.wav", "empty.wav", "[bold]x.wav", "a\nb.wav", "ABS_GOOD", "good.csv/x",
-              "x" * 5000]
+              "x" * 300]
 COLUMNS = ["session_id", "label", "split", "audio", "transcript", "text", "speaker", "gender",
            "phq8_score", "SESSION_ID", "Label", "extra", ""]
 
 
-def _cell(draw, column: str) -> str:
+SANE = {"audio": ["good.wav"], "transcript": ["good.csv"], "text": ["i feel low", "fine"],
+        "label": ["0", "1"], "split": ["train", "dev", "test", ""], "gender": ["m", "f"],
+        "phq8_score": ["3", "15"], "speaker": ["p1", "p2", ""]}
+
+
+def _cell(draw, column: str, odds: int) -> str:
+    """A cell: hostile about once in `odds`, else sane (where the column has sane values)."""
     col = column.lower()
+    if col in SANE and draw(st.integers(0, odds - 1)) > 0:
+        return draw(st.sampled_from(SANE[col]))
     if col in ("audio", "transcript"):
         return draw(st.one_of(st.sampled_from(PATH_KINDS), st.text(max_size=20)))
     if col == "label":
@@ -106,25 +114,33 @@ def _cell(draw, column: str) -> str:
 
 @st.composite
 def manifests(draw) -> bytes:
-    """A manifest's bytes: random columns and rows; paths that are missing, absolute,
-    folders, FIFOs, devices, `..`, zip members, huge; bad labels; duplicated IDs."""
+    """A manifest's bytes: mostly well-formed columns and rows with hostile cells (paths
+    that are missing, absolute, folders, FIFOs, devices, `..`, zip members, huge; bad labels;
+    duplicated IDs), sometimes random columns, damaged bytes."""
     import csv
 
-    columns = draw(st.lists(st.sampled_from(COLUMNS), min_size=0, max_size=7))
-    if draw(st.booleans()):
-        columns = ["session_id", "label", "split"] + columns
+    if draw(st.sampled_from([True] * 5 + [False])):
+        data_cols = draw(st.sampled_from([["audio"], ["transcript"], ["text"], ["audio", "text"],
+                                          ["audio", "transcript"], ["transcript", "text"]]))
+        extra = draw(st.lists(st.sampled_from(["speaker", "gender", "phq8_score", "extra"]),
+                              max_size=2, unique=True))
+        columns = ["session_id", "label", "split"] + data_cols + extra
+        columns = draw(st.permutations(columns))
+    else:
+        columns = draw(st.lists(st.sampled_from(COLUMNS), min_size=0, max_size=7))
+    odds = draw(st.sampled_from([2, 10, 40]))
     rows = []
-    ids = ["a", "b", "c", "d", "[bold]e", "=1+1", "", "a"]
-    for i in range(draw(st.integers(0, 7))):
-        row = [_cell(draw, c) for c in columns]
-        if columns and columns[0] == "session_id":
-            row[0] = draw(st.sampled_from(ids + [f"s{i}"]))
+    ids = ["a", "b", "c", "d", "[bold]e", "=1+1", "", "a", "x\ny"]
+    for i in range(draw(st.integers(1, 8))):
+        row = [_cell(draw, c, odds) for c in columns]
+        if "session_id" in columns:
+            row[columns.index("session_id")] = draw(st.sampled_from([f"s{i}"] * 6 + ids))
         rows.append(row)
     buf = io.StringIO()
-    delimiter = draw(st.sampled_from([",", ",", "\t", ";"]))
+    delimiter = draw(st.sampled_from([","] * 6 + ["\t", ";"]))
     csv.writer(buf, delimiter=delimiter, lineterminator="\n").writerows([columns, *rows])
     data = buf.getvalue().encode("utf-8", "surrogatepass")
-    tweak = draw(st.integers(0, 9))
+    tweak = draw(st.sampled_from(range(16)))
     if tweak == 0:
         data = b"\xef\xbb\xbf" + data
     elif tweak == 1:
