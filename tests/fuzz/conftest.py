@@ -6,6 +6,10 @@ reproducible) and "long" (thousands of examples, a fresh random seed each run), 
 DEPSCREEN_FUZZ=long:
 
     DEPSCREEN_FUZZ=long bash dev.sh test tests/fuzz
+    DEPSCREEN_FUZZ=long DEPSCREEN_FUZZ_SCALE=20 bash dev.sh test tests/fuzz  # shorter
+
+With DEPSCREEN_FUZZ_EVENTS=1 and --hypothesis-show-statistics each property also lists the
+refusals it reached (the first error line of each example, its folder shown as EX).
 
 Neither profile keeps an example database (nothing is written into the checkout); a failure
 prints the seed/blob that reproduces it.
@@ -29,11 +33,13 @@ PROFILE = os.environ.get("DEPSCREEN_FUZZ", "ci")
 settings.load_profile(PROFILE)
 
 
-def examples(ci: int, long: int | None = None) -> int:
+# The long profile runs each property SCALE times its CI examples (DEPSCREEN_FUZZ_SCALE).
+SCALE = int(os.environ.get("DEPSCREEN_FUZZ_SCALE", "100"))
+
+
+def examples(ci: int) -> int:
     """A property's number of examples under the active profile."""
-    if PROFILE == "ci":
-        return ci
-    return long if long is not None else ci * 100
+    return ci if PROFILE == "ci" else ci * SCALE
 
 
 @pytest.fixture(scope="session")

@@ -43,7 +43,7 @@ def _names(ex: Path, manifest: Path) -> list:
     return [manifest, ex, "/etc/passwd", "/etc/hostname"]
 
 
-@settings(max_examples=examples(25))
+@settings(max_examples=examples(40))
 @given(data=manifests(), with_out=st.booleans())
 def test_prepare_manifest(data, with_out, scratch):
     ex = fresh_dir(scratch)
@@ -55,7 +55,7 @@ def test_prepare_manifest(data, with_out, scratch):
         assert (out / "sessions.csv").is_file()
 
 
-@settings(max_examples=examples(25))
+@settings(max_examples=examples(40))
 @given(data=manifests(), with_out=st.booleans())
 def test_predict_manifest(data, with_out, text_model, scratch):
     ex = fresh_dir(scratch)

@@ -10,7 +10,7 @@ from .harness import OUT_DIR, fresh_dir, run_checked
 from .strategies import transcripts
 
 
-@settings(max_examples=examples(40))
+@settings(max_examples=examples(60))
 @given(data=transcripts(), name=st.sampled_from(["t.csv", "t.tsv", "[bold]t.csv", "t"]),
        with_out=st.booleans())
 def test_predict_transcript(data, name, with_out, text_model, scratch):
@@ -22,7 +22,7 @@ def test_predict_transcript(data, name, with_out, text_model, scratch):
                 [path], out=out)
 
 
-@settings(max_examples=examples(12, 600))
+@settings(max_examples=examples(25))
 @given(data=transcripts(), zipped=st.booleans())
 def test_prepare_daic_transcript(data, zipped, scratch):
     from corpora.fixtures import DaicSession, build_daic
