@@ -512,3 +512,23 @@ def test_a_path_too_long_for_the_system_is_a_row_problem(column, tmp_path: Path,
 def test_a_line_break_in_a_file_name_keeps_the_error_on_one_line(tmp_path: Path, cli) -> None:
     code, out, err = cli("predict", "--model", tmp_path / "a\nb.dsb", "--text", "hello there")
     assert code == 1 and err.count("\n") == 1 and "a\\x0ab.dsb" in err
+
+
+def test_a_deeply_nested_vocabulary_in_a_bundle_is_a_bundle_error(trained_run,
+                                                                  tmp_path: Path) -> None:
+    """tests/fuzz: a re-signed bundle whose vocab.json nests 100,000 arrays raised
+    RecursionError (a traceback) from the vocabulary reader."""
+    import io
+    import json
+
+    from depscreen.inference.archive import BundleError, write_archive
+    from depscreen.inference.bundle import export_bundle, load_bundle_bytes
+
+    export_bundle(trained_run("tfidf-lr"), tmp_path / "m.dsb")
+    with zipfile.ZipFile(io.BytesIO((tmp_path / "m.dsb").read_bytes())) as z:
+        members = {n: z.read(n) for n in z.namelist()}
+    manifest = json.loads(members.pop("manifest.json"))
+    members["vocab.json"] = b"[" * 100_000 + b"]" * 100_000
+    data = write_archive(members, manifest["model"], manifest["model_version"])
+    with pytest.raises(BundleError, match="vocab.json is not a vocabulary .*nested too deeply"):
+        load_bundle_bytes(data, tmp_path / "m.dsb")
