@@ -532,3 +532,20 @@ def test_a_deeply_nested_vocabulary_in_a_bundle_is_a_bundle_error(trained_run,
     data = write_archive(members, manifest["model"], manifest["model_version"])
     with pytest.raises(BundleError, match="vocab.json is not a vocabulary .*nested too deeply"):
         load_bundle_bytes(data, tmp_path / "m.dsb")
+
+
+def test_a_forged_layer_count_is_refused_before_building(tmp_path: Path) -> None:
+    """tests/fuzz (long profile): a re-signed bundle asking for 2**40 LSTM layers hung in
+    building the model on the meta device (a Python loop per layer; 10,000 took 49 s)."""
+    import time
+
+    from depscreen.inference.archive import BundleError
+    from depscreen.inference.rebuild import build_model
+    from depscreen.models import create_model
+
+    state = create_model("lstm-cnn-text", vocab_size=50).state_dict()
+    start = time.monotonic()
+    for config in ({"num_layers": 2**40}, {"kernel_sizes": [3] * 1000}):
+        with pytest.raises(BundleError, match="must be from 1 to 64"):
+            build_model("lstm-cnn-text", {"vocab_size": 50, **config}, state, tmp_path / "m.dsb")
+    assert time.monotonic() - start < 5
