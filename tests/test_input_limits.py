@@ -549,3 +549,21 @@ def test_a_forged_layer_count_is_refused_before_building(tmp_path: Path) -> None
         with pytest.raises(BundleError, match="must be from 1 to 64"):
             build_model("lstm-cnn-text", {"vocab_size": 50, **config}, state, tmp_path / "m.dsb")
     assert time.monotonic() - start < 5
+
+
+@pytest.mark.parametrize("column", ["audio", "transcript"])
+def test_a_nul_byte_in_a_manifest_path_is_a_row_error(column, tmp_path: Path, trained_run,
+                                                      cli) -> None:
+    """tests/fuzz (long profile): a manifest path holding a NUL byte raised ValueError
+    (embedded null byte) from the output policy and from the transcript reader."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    manifest = corpus / "m.csv"
+    manifest.write_text(f"session_id,{column}\ns0,a\x00b\n")
+    model = trained_run("tfidf-lr" if column == "transcript" else "lstm-cnn-speech")
+    for out in (None, tmp_path / "s.csv"):
+        args = ["--out", out] if out is not None else []
+        code, stdout, err = cli("predict", "--model", model, "--manifest", manifest, *args)
+        assert "Traceback" not in err and code == 1, err
+        assert "1 session(s) could not be scored" in err
+    assert "NUL byte" in (tmp_path / "s.csv").read_text() or column == "audio"
