@@ -259,3 +259,15 @@ def test_a_failed_evaluate_leaves_the_previous_evaluation_whole(trained_run, tmp
         evaluate_run(run, "dev", out=out)
     assert (out / "note.txt").read_text() == "the user's"
     assert json.loads((out / "metrics.json").read_text())["split"] == "test"
+
+
+def test_nothing_to_score_names_the_transcript(trained_run, tmp_path: Path, cli) -> None:
+    """Found by the fuzz harness: a transcript whose only participant line has no words
+    ('"\\x7f') ended in 'nothing to score' without naming the file."""
+    t = tmp_path / "t.csv"
+    t.write_bytes(b'start_time\tstop_time\tspeaker\tvalue\n0\t0\tParticipant\t"\x7f\n')
+    code, out, err = cli("predict", "--model", trained_run("tfidf-lr"), "--transcript", t)
+    assert code == 1 and out == ""
+    assert err.strip() == (f"error: {t}: nothing to score: no utterance has text input long "
+                           "enough for the model (utterances shorter than 1 s of audio are "
+                           "skipped, and text needs words)")

@@ -469,3 +469,101 @@ def test_a_fifo_or_device_is_not_a_regular_file(tmp_path: Path) -> None:
         audio_info(str(fifo))
     with pytest.raises(TranscriptError, match="is not a regular file \\(a character device\\)"):
         read_limited(device, 100, "transcript", TranscriptError)
+
+
+# ----------------------------------------------------------------------------- found by the fuzz harness
+def test_an_open_quote_in_a_manifest_header_is_one_line_without_rows(tmp_path: Path, cli) -> None:
+    """tests/fuzz: a quote left open in the header swallowed the rows into a column name,
+    and the error printed them, over two lines."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    manifest = corpus / "m.csv"
+    manifest.write_text('session_id,"label,split,audio\nSECRET0,0,train,good.wav\n')
+    code, out, err = cli("prepare", "--corpus", "manifest", "--root", manifest, "--out",
+                         tmp_path / "prep")
+    assert code == 1 and "Traceback" not in err
+    assert err.count("\n") == 1 and err.startswith(f"error: {manifest}:1: missing required")
+    assert "SECRET" not in err and "(found: session_id, label,split,audio…)" in err
+
+
+@pytest.mark.parametrize("column", ["audio", "transcript"])
+def test_a_path_too_long_for_the_system_is_a_row_problem(column, tmp_path: Path, trained_run,
+                                                         cli) -> None:
+    """tests/fuzz: a 300-character file name in a manifest raised OSError (File name too
+    long) from a stat, a traceback in prepare and in predict --manifest."""
+    from corpora.fixtures import write_manifest
+
+    from depscreen.corpora.prepare import prepare
+
+    long = "x" * 300
+    rows = [{"session_id": "a", "label": 1, column: long, "split": "train"},
+            {"session_id": "b", "label": 0, "text": "fine", "split": "train"}]
+    manifest = write_manifest(tmp_path / "corpus" / "m.csv", rows)
+    result = prepare("manifest", manifest, tmp_path / "prep", progress=False)
+    (w,) = [w for w in result.warnings if w.session_id == "a"]
+    assert "is not a regular file (unusable: File name too long)" in w.message
+    model = trained_run("tfidf-lr" if column == "transcript" else "lstm-cnn-speech")
+    code, out, err = cli("predict", "--model", model, "--manifest", manifest, "--out",
+                         tmp_path / "s.csv")
+    assert code == 1 and "Traceback" not in err
+    assert "File name too long" in (tmp_path / "s.csv").read_text()
+
+
+def test_a_line_break_in_a_file_name_keeps_the_error_on_one_line(tmp_path: Path, cli) -> None:
+    code, out, err = cli("predict", "--model", tmp_path / "a\nb.dsb", "--text", "hello there")
+    assert code == 1 and err.count("\n") == 1 and "a\\x0ab.dsb" in err
+
+
+def test_a_deeply_nested_vocabulary_in_a_bundle_is_a_bundle_error(trained_run,
+                                                                  tmp_path: Path) -> None:
+    """tests/fuzz: a re-signed bundle whose vocab.json nests 100,000 arrays raised
+    RecursionError (a traceback) from the vocabulary reader."""
+    import io
+    import json
+
+    from depscreen.inference.archive import BundleError, write_archive
+    from depscreen.inference.bundle import export_bundle, load_bundle_bytes
+
+    export_bundle(trained_run("tfidf-lr"), tmp_path / "m.dsb")
+    with zipfile.ZipFile(io.BytesIO((tmp_path / "m.dsb").read_bytes())) as z:
+        members = {n: z.read(n) for n in z.namelist()}
+    manifest = json.loads(members.pop("manifest.json"))
+    members["vocab.json"] = b"[" * 100_000 + b"]" * 100_000
+    data = write_archive(members, manifest["model"], manifest["model_version"])
+    with pytest.raises(BundleError, match="vocab.json is not a vocabulary .*nested too deeply"):
+        load_bundle_bytes(data, tmp_path / "m.dsb")
+
+
+def test_a_forged_layer_count_is_refused_before_building(tmp_path: Path) -> None:
+    """tests/fuzz (long profile): a re-signed bundle asking for 2**40 LSTM layers hung in
+    building the model on the meta device (a Python loop per layer; 10,000 took 49 s)."""
+    import time
+
+    from depscreen.inference.archive import BundleError
+    from depscreen.inference.rebuild import build_model
+    from depscreen.models import create_model
+
+    state = create_model("lstm-cnn-text", vocab_size=50).state_dict()
+    start = time.monotonic()
+    for config in ({"num_layers": 2**40}, {"kernel_sizes": [3] * 1000}):
+        with pytest.raises(BundleError, match="must be from 1 to 64"):
+            build_model("lstm-cnn-text", {"vocab_size": 50, **config}, state, tmp_path / "m.dsb")
+    assert time.monotonic() - start < 5
+
+
+@pytest.mark.parametrize("column", ["audio", "transcript"])
+def test_a_nul_byte_in_a_manifest_path_is_a_row_error(column, tmp_path: Path, trained_run,
+                                                      cli) -> None:
+    """tests/fuzz (long profile): a manifest path holding a NUL byte raised ValueError
+    (embedded null byte) from the output policy and from the transcript reader."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    manifest = corpus / "m.csv"
+    manifest.write_text(f"session_id,{column}\ns0,a\x00b\n")
+    model = trained_run("tfidf-lr" if column == "transcript" else "lstm-cnn-speech")
+    for out in (None, tmp_path / "s.csv"):
+        args = ["--out", out] if out is not None else []
+        code, stdout, err = cli("predict", "--model", model, "--manifest", manifest, *args)
+        assert "Traceback" not in err and code == 1, err
+        assert "1 session(s) could not be scored" in err
+    assert "NUL byte" in (tmp_path / "s.csv").read_text() or column == "audio"

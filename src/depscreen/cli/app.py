@@ -48,6 +48,12 @@ def plain(value: object) -> str:
     return escape(text)
 
 
+def line(value: object) -> str:
+    """`plain`, and a line break shown as `\\x0a`: an error, a warning or a session's line is
+    printed as one line whatever file names or fields it carries."""
+    return plain(str(value).replace("\n", "\\x0a"))
+
+
 def _version(value: bool) -> None:
     if value:
         print(f"depscreen {__version__}")
@@ -71,7 +77,7 @@ def main() -> None:
         console.print("interrupted; re-run the same command to resume")
         sys.exit(130)
     except DepscreenError as e:
-        console.print(f"[bold red]error:[/] {plain(e)}", highlight=False, soft_wrap=True)
+        console.print(f"[bold red]error:[/] {line(e)}", highlight=False, soft_wrap=True)
         if os.environ.get("DEPSCREEN_DEBUG"):
             raise
         sys.exit(e.exit_code)

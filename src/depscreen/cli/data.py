@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from depscreen.cli.app import app, console, out, plain
+from depscreen.cli.app import app, console, line, out, plain
 from depscreen.errors import DepscreenError
 
 
@@ -171,6 +171,6 @@ def _print_prepare_summary(result, show_warnings: int) -> None:
         console.print(f"note: {plain(note)}", highlight=False)
     if result.warnings:
         console.print(f"[yellow]{len(result.warnings)} warning(s)[/] (sessions skipped or fixed; "
-                      f"all listed in {result.out / 'prepare.json'}):")
+                      f"all listed in {plain(result.out / 'prepare.json')}):")
         for w in result.warnings[:show_warnings]:
-            console.print(f"  warning: {plain(w)}", highlight=False, soft_wrap=True)
+            console.print(f"  warning: {line(w)}", highlight=False, soft_wrap=True)

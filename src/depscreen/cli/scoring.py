@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from depscreen.cli.app import app, console, out, plain
+from depscreen.cli.app import app, console, line, out, plain
 from depscreen.cli.data import MaxAudioMB, audio_limit
 from depscreen.errors import DepscreenError
 
@@ -37,17 +37,17 @@ def export(
                     f"utterance {loaded.thresholds['utterance']:.2f}")
     else:
         decision = f"screen at PHQ-8 >= {loaded.thresholds['score']:g} (the cutoff, not tuned)"
-    line = f"{out_file}: {loaded.name} (version {loaded.version}), {size / 1024:.0f} KiB; "
+    summary = f"{out_file}: {loaded.name} (version {loaded.version}), {size / 1024:.0f} KiB; "
     if loaded.task != "binary":
-        line += f"task {loaded.task}; "
-    line += decision
+        summary += f"task {loaded.task}; "
+    summary += decision
     if loaded.regression is not None:
         reg = loaded.regression
         lo, hi = reg["interval"]
-        line += (f"; score: {reg['aggregation']} of the sample estimates (chosen on dev), "
+        summary += (f"; score: {reg['aggregation']} of the sample estimates (chosen on dev), "
                  f"{reg['interval_level']:.0%} interval offsets [{lo:+.2f}, {hi:+.2f}] "
                  f"({reg['interval_from']}), dev RMSE {reg['dev_rmse']:.2f}")
-    out.print(plain(line), highlight=False)
+    out.print(plain(summary), highlight=False)
 
 
 # ----------------------------------------------------------------------------- predict
@@ -219,7 +219,7 @@ def predict(
         if target is not None:
             atomic_write_text(target, payload)
         for w in result["warnings"]:
-            console.print(f"[yellow]warning:[/] {plain(w)}", highlight=False, soft_wrap=True)
+            console.print(f"[yellow]warning:[/] {line(w)}", highlight=False, soft_wrap=True)
         if "score" in result:
             console.print(_score_line(result["score"]), highlight=False, soft_wrap=True)
         print(payload, end="")
@@ -248,7 +248,7 @@ def _score_batch(loaded, items, asr: bool, max_bytes: int, verbose: bool, includ
     from depscreen.utils.atomic import atomic_write_text
 
     def done(item, row) -> None:
-        console.print(f"{plain(item.session_id)}: {plain(_batch_line(row))}", highlight=False,
+        console.print(f"{line(item.session_id)}: {line(_batch_line(row))}", highlight=False,
                       soft_wrap=True)
 
     rows = predict_batch(loaded, items, asr=asr, max_audio_bytes=max_bytes, verbose=verbose,

@@ -145,7 +145,7 @@ def _detailed_id_column(table: Table) -> str:
     hits = [c for c in table.header if "participant" in c] or [c for c in table.header if c == "id"]
     if not hits:
         raise CorpusError(
-            f"bad header: no Participant_ID column (found: {', '.join(table.names.values())})",
+            f"bad header: no Participant_ID column (found: {table.found()})",
             table.path,
             1,
         )

@@ -138,7 +138,7 @@ def prepare_manifest(
     missing = [c for c in REQUIRED if c not in table.header]
     if missing:
         raise CorpusError(
-            f"missing required column(s) {', '.join(missing)} (found: {', '.join(table.names.values())})",
+            f"missing required column(s) {', '.join(missing)} (found: {table.found()})",
             csv_path,
             1,
         )

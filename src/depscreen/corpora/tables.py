@@ -31,6 +31,16 @@ class Table:
     n_blank: int
     names: dict[str, str]
 
+    def found(self) -> str:
+        """The header's columns for a message, each cut at a line break and to 40 characters:
+        a quote left open in the header would otherwise carry the rows it swallowed into the
+        message."""
+        def cut(name: str) -> str:
+            short = name.split("\n")[0].split("\r")[0][:39]
+            return short if short == name else short + "…"
+
+        return ", ".join(cut(n) for n in self.names.values())
+
 
 @dataclass(frozen=True)
 class LabelRow:
@@ -91,7 +101,7 @@ def find_column(table: Table, *names: str, required: bool = True) -> str | None:
             return name
     if required:
         raise CorpusError(
-            f"bad header: no column {' or '.join(names)} (found: {', '.join(table.names.values())})",
+            f"bad header: no column {' or '.join(names)} (found: {table.found()})",
             table.path,
             1,
         )

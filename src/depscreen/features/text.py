@@ -113,6 +113,8 @@ class Vocabulary:
             words = data["words"]
         except (json.JSONDecodeError, KeyError, TypeError) as e:
             raise FeatureError(f"not a vocabulary file ({e})") from e
+        except RecursionError:  # deeply nested arrays or objects
+            raise FeatureError("not a vocabulary file (nested too deeply)") from None
         if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
             raise FeatureError("not a vocabulary file (words must be a list of strings)")
         return cls(words)

@@ -138,9 +138,9 @@ def _wav_shortfall(ref: str) -> tuple[int, int] | None:
 
 def read_audio(ref: str, loaded: LoadedModel, max_bytes: int, ctx: Context) -> np.ndarray:
     path, member = split_ref(ref)
-    if member is None and path.is_dir():
-        raise AudioError("is a folder, not an audio file", ref)
     try:
+        if member is None and path.is_dir():  # is_dir raises for a name too long
+            raise AudioError("is a folder, not an audio file", ref)
         return _decode_audio(ref, loaded, max_bytes, ctx)
     except (OSError, EOFError, zlib.error) as e:
         raise AudioError(f"cannot read the file ({getattr(e, 'strerror', None) or e})",

@@ -185,14 +185,15 @@ def _present(loaded: LoadedModel, interview: Interview, ds: UtteranceDataset) ->
     """The modalities some sample carries; FeatureError when the model cannot score them."""
     present = {m for m in interview.use if any(
         (s.has_text if m == "text" else s.span is not None) for s in ds.samples)}
+    source = interview.transcript or interview.audio  # the file to name (None: --text)
     if len(ds) == 0 or (not loaded.decision_level and not set(loaded.modalities) <= present):
         lacking = " and ".join(sorted(set(loaded.modalities) - present)) or "usable"
         raise FeatureError(
             f"nothing to score: no utterance has {lacking} input long enough for the model "
             f"(utterances shorter than {loaded.audio_cfg.min_seconds:g} s of audio are "
-            "skipped, and text needs words)")
+            "skipped, and text needs words)", source)
     if not present:
-        raise FeatureError("nothing to score: no utterance has text or speech input")
+        raise FeatureError("nothing to score: no utterance has text or speech input", source)
     return present
 
 

@@ -148,6 +148,17 @@ def check_positive(**values: int) -> None:
         check(v >= 1, f"{name}={v} must be >= 1")
 
 
+# Layer counts (stacked recurrent layers, parallel convolutions) a config may ask for:
+# building a model is a Python loop per layer, so a forged bundle asking for 2**40 layers
+# would hang before its size could be compared with its weights.
+MAX_LAYERS = 64
+
+
+def check_layers(**values: int) -> None:
+    for name, v in values.items():
+        check(1 <= v <= MAX_LAYERS, f"{name}={v} must be from 1 to {MAX_LAYERS}")
+
+
 # --------------------------------------------------------------------------------------------
 # Model interface
 # --------------------------------------------------------------------------------------------

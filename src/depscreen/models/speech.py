@@ -38,6 +38,7 @@ from depscreen.models.base import (
     ModelConfig,
     check,
     check_dropout,
+    check_layers,
     check_positive,
     make_head,
     require,
@@ -84,9 +85,8 @@ class LSTMSpeechConfig(SpeechConfig):
 
     def validate(self) -> None:
         super().validate()
-        check_positive(
-            frame_stack=self.frame_stack, hidden_size=self.hidden_size, num_layers=self.num_layers
-        )
+        check_positive(frame_stack=self.frame_stack, hidden_size=self.hidden_size)
+        check_layers(num_layers=self.num_layers)
 
 
 @dataclasses.dataclass
@@ -155,7 +155,8 @@ class LSTMCNNSpeechConfig(ConvSpeechConfig):
 
     def validate(self) -> None:
         super().validate()
-        check_positive(hidden_size=self.hidden_size, num_layers=self.num_layers)
+        check_positive(hidden_size=self.hidden_size)
+        check_layers(num_layers=self.num_layers)
 
 
 def _ceil(n: int, k: int) -> int:

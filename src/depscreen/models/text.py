@@ -25,6 +25,7 @@ from depscreen.models.base import (
     ModelConfig,
     check,
     check_dropout,
+    check_layers,
     check_positive,
     make_head,
     require,
@@ -51,8 +52,8 @@ class TextModelConfig(ModelConfig):
             embed_dim=self.embed_dim,
             sentence_dim=self.sentence_dim,
             hidden_size=self.hidden_size,
-            num_layers=self.num_layers,
         )
+        check_layers(num_layers=self.num_layers)
         check_dropout("dropout", self.dropout)
 
 
@@ -74,6 +75,7 @@ class LSTMCNNTextConfig(TextModelConfig):
         super().validate()
         check_positive(conv_channels=self.conv_channels)
         check(len(self.kernel_sizes) >= 1, "kernel_sizes must list at least one kernel size")
+        check_layers(kernel_sizes_count=len(self.kernel_sizes))
         for k in self.kernel_sizes:
             check(k >= 1, f"kernel_sizes entries must be >= 1, got {list(self.kernel_sizes)}")
 

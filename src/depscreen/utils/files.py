@@ -28,6 +28,8 @@ def read_limited(path: Path, max_bytes: int, what: str, error: type[DepscreenErr
         raise error("file not found", path) from None
     except OSError as e:
         raise error(f"cannot read the {what} ({e.strerror})", path) from None
+    except ValueError:  # a NUL byte in the name: no file can have it
+        raise error("file not found (the name holds a NUL byte)", path) from None
     check_regular(path, error)
     _check_size(size, max_bytes, what, error, empty_message, path)
     try:

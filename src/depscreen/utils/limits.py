@@ -43,8 +43,12 @@ def not_regular(path: str | Path) -> str | None:
     does not exist. Only stats it: opening a FIFO would block."""
     try:
         mode = os.stat(path).st_mode
-    except OSError:
+    except (FileNotFoundError, NotADirectoryError):
         return None
+    except OSError as e:  # a name too long, a loop of links, no permission: no file to read
+        return f"unusable: {e.strerror or e}"
+    except ValueError:  # a NUL byte in the name
+        return "unusable: the name holds a NUL byte"
     if stat.S_ISREG(mode):
         return None
     return next((what for test, what in _KINDS if test(mode)), "not a plain file")

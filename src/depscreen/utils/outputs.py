@@ -42,7 +42,10 @@ class _Place:
 
 
 def _place(label: str, path: str | os.PathLike[str]) -> _Place:
-    resolved = Path(os.path.realpath(Path(path).expanduser()))
+    try:
+        resolved = Path(os.path.realpath(Path(path).expanduser()))
+    except ValueError:  # a NUL byte in the name: no such file, nothing to resolve
+        return _Place(label, Path(path).absolute(), None)
     try:
         st = resolved.stat()
     except OSError:
