@@ -54,6 +54,15 @@ def test_evaluate_on_truncated_weights_names_the_file(trained_run, cli_cmd, cli_
     assert str(weights) in line and "not a readable safetensors file" in line
 
 
+def test_a_deeply_nested_json_in_a_run_folder_is_one_line(trained_run, cli_cmd, cli_env,
+                                                         tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    shutil.copytree(trained_run("tfidf-lr"), run)
+    (run / "config.json").write_text("[" * 100_000 + "]" * 100_000)
+    line = _one_line_error(cli_cmd, cli_env, ["export", run, "--out", tmp_path / "m.dsb"])
+    assert str(run / "config.json") in line and "nested too deeply" in line
+
+
 @pytest.mark.parametrize("name", ["[/x].dsb", "[bold red]m[/].dsb", "a\x1b[31mred.dsb"])
 def test_printed_paths_are_shown_as_they_are(name, tmp_path: Path, cli_cmd, cli_env) -> None:
     """Markup in a file name is printed literally, control characters as \\xNN (#13 item 4)."""

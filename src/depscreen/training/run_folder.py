@@ -102,6 +102,8 @@ class RunFolder:
             raise RunFolderError("not a finished run folder (file missing)", path) from None
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
             raise RunFolderError(f"cannot read JSON ({e})", path) from None
+        except RecursionError:  # deeply nested arrays or objects: not a file we wrote
+            raise RunFolderError("cannot read JSON (nested too deeply)", path) from None
 
     def done(self) -> dict:
         """done.json: best epoch, dev metrics, model, seed (and calibration, decision level)."""
