@@ -114,18 +114,12 @@ def config_file(cfg: ReproduceConfig) -> Path:
 
 def _train_job(prepared: str, train_cfg: dict, out: str, reuse: dict | None, threads: int) -> str:
     """One training run in a worker process (top level: picklable)."""
-    import torch
-
     from depscreen.training.config import TrainConfig
-    from depscreen.training.run import train
+    from depscreen.training.run import intra_op_threads, train
 
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
+    with intra_op_threads(threads):  # restored after: jobs=1 runs in the caller's process
         train(Path(prepared), TrainConfig.from_dict(train_cfg), Path(out), resume=True,
               progress=False, reuse={k: Path(v) for k, v in (reuse or {}).items()})
-    finally:
-        torch.set_num_threads(before)  # jobs=1 runs in the caller's process
     return out
 
 
